@@ -1,0 +1,237 @@
+"""``FashionDataModule``: MPV, DeepFashion, VITON and VITON-HD layouts (real or synthetic) as contract batches."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Hashable
+
+import numpy as np
+import torch
+from lightning.pytorch import LightningDataModule
+from lightning.pytorch.utilities import rank_zero_warn
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
+
+from datamodules.augment import PairedAugmentation
+from datamodules.contract import DatasetFormatError
+from datamodules.pose import KeypointMapEncoder
+from datamodules.readers.base import DatasetReader, SampleRecord, get_reader_class
+
+log = logging.getLogger(__name__)
+
+
+def augmentation_generator(seed: int, epoch: int, index: int) -> torch.Generator:
+    """A generator seeded by ``(seed, epoch, index)`` only: the same draws whatever worker loads the sample."""
+    state = np.random.SeedSequence([seed, epoch, index]).generate_state(1, dtype=np.uint64)[0]
+    return torch.Generator().manual_seed(int(state))
+
+
+class FashionDataset(Dataset):
+    """Contract samples of one split: ``reader.load(record)``, then the optional paired augmentation.
+
+    Keys are sample indices or ``(index, epoch)`` pairs (from ``EpochIndexSampler``); the augmentation draws from
+    ``augmentation_generator(seed, epoch, index)``.
+    """
+
+    def __init__(
+        self,
+        reader: DatasetReader,
+        records: list[SampleRecord],
+        augmentation: PairedAugmentation | None = None,
+        seed: int = 0,
+    ) -> None:
+        self.reader = reader
+        self.records = records
+        self.augmentation = augmentation
+        self.seed = seed
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, key: int | tuple[int, int]) -> dict:
+        index, epoch = key if isinstance(key, tuple) else (key, 0)
+        sample = self.reader.load(self.records[index])
+        if self.augmentation is not None:
+            sample = self.augmentation(sample, augmentation_generator(self.seed, epoch, index))
+        return sample
+
+
+class EpochIndexSampler(DistributedSampler):
+    """``DistributedSampler`` (shuffled by ``seed + epoch``, split across ranks) yielding ``(index, epoch)`` keys.
+
+    Lightning calls ``set_epoch`` on it every epoch (in the main process, so persistent workers see the new epoch
+    through the keys) and, since it is a ``DistributedSampler``, leaves it in place under DDP.
+    """
+
+    def __iter__(self):
+        epoch = self.epoch
+        return ((index, epoch) for index in super().__iter__())
+
+
+class FashionDataModule(LightningDataModule):
+    """One DataModule for every supported layout; batches follow the data contract (``datamodules.contract``).
+
+    Splits: ``fit`` trains on the ``train`` split and validates on the ``test`` split (or ``val_subset`` evenly
+    spaced samples of it, the same for every seed); ``test`` and ``predict`` use the whole ``test`` split. Validation,
+    test and predict loaders keep the last partial batch.
+
+    Bad data: by default the first problem found when reading the list files raises ``DatasetFormatError`` at
+    ``setup``, and a bad file raises when its sample is loaded (the messages of ``vton-data check``). With
+    ``skip_bad_samples=True``, ``setup`` checks every sample's files once and drops those with problems; the count
+    per split is in ``skipped_samples`` (for the LightningModule to log) and a warning lists the first problem.
+
+    Args:
+        dataset: ``mpv``, ``deepfashion``, ``viton`` or ``viton-hd`` (synthetic data uses the ``mpv`` or
+            ``deepfashion`` layout).
+        root: dataset root folder.
+        image_size: ``[H, W]`` of every sample tensor (MPV/VITON 256x192, DeepFashion 256x176).
+        pose_map: keypoint map encoding, ``disk`` or ``gaussian`` (``pose.KeypointMapEncoder``).
+        pose_radius: disk radius in pixels (SPG-VTON, seed 003 section III-A: 4).
+        pose_sigma: Gaussian sigma in pixels (seed 002 section 3 names none; 6 as GFLA).
+        hflip_prob, rotate_degrees, translate, scale_range: training augmentation (``augment.PairedAugmentation``;
+            the papers name none, so it is off by default).
+        batch_size: samples per batch (per process under DDP).
+        num_workers: DataLoader worker processes; results do not depend on it.
+        seed: seeds the training order (``seed + epoch``) and the augmentation (``seed, epoch, index``).
+        val_subset: number of test samples used for validation (``None``: all).
+        skip_bad_samples: drop samples with problems at ``setup`` instead of raising (counted and warned).
+        reader_options: extra reader arguments, e.g. ``parse_label_set``, ``torso_skin_label``,
+            ``mask_threshold``; MPV ``pair_list``; DeepFashion ``annotation_frame``, ``crop_176``,
+            ``white_threshold``, ``annotation_csv``, ``pairs_csv`` (see ``docs/DATA.md``).
+        pin_memory: pin batches in page-locked memory (faster copies to a GPU).
+        shuffle: shuffle the training split.
+    """
+
+    def __init__(
+        self,
+        dataset: str = "mpv",
+        root: str = "data/mpv",
+        image_size: tuple[int, int] = (256, 192),
+        pose_map: str = "disk",
+        pose_radius: float = 4.0,
+        pose_sigma: float = 6.0,
+        hflip_prob: float = 0.0,
+        rotate_degrees: float = 0.0,
+        translate: float = 0.0,
+        scale_range: tuple[float, float] = (1.0, 1.0),
+        batch_size: int = 8,
+        num_workers: int = 4,
+        seed: int = 0,
+        val_subset: int | None = None,
+        skip_bad_samples: bool = False,
+        reader_options: dict | None = None,
+        pin_memory: bool = False,
+        shuffle: bool = True,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.reader_class = get_reader_class(dataset)
+        self.image_size = (int(image_size[0]), int(image_size[1]))
+        self.keypoint_maps = KeypointMapEncoder(pose_map, pose_radius, pose_sigma)
+        if seed < 0:
+            raise ValueError(f"FashionDataModule: seed must be >= 0, got {seed}")
+        if val_subset is not None and val_subset < 1:
+            raise ValueError(f"FashionDataModule: val_subset must be None or >= 1, got {val_subset}")
+        augmenting = hflip_prob > 0 or rotate_degrees > 0 or translate > 0 or tuple(scale_range) != (1.0, 1.0)
+        self.augmentation = (
+            PairedAugmentation(hflip_prob, rotate_degrees, translate, tuple(scale_range)) if augmenting else None
+        )
+        self.skipped_samples: dict[str, int] = {}
+        self._splits: dict[str, tuple[DatasetReader, list[SampleRecord]]] = {}
+        self.train_set: FashionDataset | None = None
+        self.val_set: FashionDataset | None = None
+        self.test_set: FashionDataset | None = None
+
+    def make_reader(self, split: str) -> DatasetReader:
+        options = dict(self.hparams.reader_options or {})
+        return self.reader_class(
+            self.hparams.root, split, image_size=self.image_size, keypoint_maps=self.keypoint_maps, **options
+        )
+
+    def split_records(self, split: str) -> tuple[DatasetReader, list[SampleRecord]]:
+        """The reader and the usable records of a split (read once; bad samples raise or are skipped)."""
+        if split not in self._splits:
+            reader = self.make_reader(split)
+            scan = reader.scan()
+            if self.hparams.skip_bad_samples:
+                records = self._drop_bad_samples(reader, split)
+            elif scan.problems:
+                raise DatasetFormatError(scan.problems[0])
+            else:
+                records = scan.records
+            if not records:
+                raise ValueError(
+                    f"FashionDataModule: the {split} split of the {self.hparams.dataset} dataset at "
+                    f"{self.hparams.root} has no samples"
+                )
+            self._splits[split] = (reader, records)
+        return self._splits[split]
+
+    def _drop_bad_samples(self, reader: DatasetReader, split: str) -> list[SampleRecord]:
+        scan = reader.scan()
+        cache: dict[Hashable, list[str]] = {}
+        problems = list(scan.problems)
+        records = []
+        for record in scan.records:
+            found = reader.inspect(record, cache)
+            if found:
+                problems.extend(found)
+            else:
+                records.append(record)
+        skipped = scan.dropped + len(scan.records) - len(records)
+        self.skipped_samples[split] = skipped
+        if problems:
+            unique = list(dict.fromkeys(problems))
+            for problem in unique:
+                log.warning("skipped: %s", problem)
+            rank_zero_warn(
+                f"FashionDataModule: skipped {skipped} of {skipped + len(records)} {split} samples of "
+                f"{self.hparams.dataset} at {self.hparams.root} ({len(unique)} problem(s); first: {unique[0]}). "
+                f"`vton-data check --root {self.hparams.root} --format {self.hparams.dataset}` lists them all."
+            )
+        return records
+
+    def setup(self, stage: str | None = None) -> None:
+        if stage in (None, "fit"):
+            reader, records = self.split_records("train")
+            self.train_set = FashionDataset(reader, records, self.augmentation, self.hparams.seed)
+        if stage in (None, "fit", "validate"):
+            reader, records = self.split_records("test")
+            if self.hparams.val_subset is not None and self.hparams.val_subset < len(records):
+                picks = np.linspace(0, len(records) - 1, self.hparams.val_subset).round().astype(int)
+                records = [records[i] for i in picks]
+            self.val_set = FashionDataset(reader, records)
+        if stage in (None, "test", "predict"):
+            self.test_set = FashionDataset(*self.split_records("test"))
+
+    def train_dataloader(self) -> DataLoader:
+        trainer = self.trainer
+        sampler = EpochIndexSampler(
+            self.train_set,
+            num_replicas=trainer.world_size if trainer is not None else 1,
+            rank=trainer.global_rank if trainer is not None else 0,
+            shuffle=self.hparams.shuffle,
+            seed=self.hparams.seed,
+        )
+        return self._loader(self.train_set, sampler=sampler)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self.val_set)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader(self.test_set)
+
+    def predict_dataloader(self) -> DataLoader:
+        return self._loader(self.test_set)
+
+    def _loader(self, dataset: FashionDataset, sampler: DistributedSampler | None = None) -> DataLoader:
+        workers = self.hparams.num_workers
+        return DataLoader(
+            dataset,
+            batch_size=self.hparams.batch_size,
+            sampler=sampler,
+            shuffle=False,
+            num_workers=workers,
+            pin_memory=self.hparams.pin_memory,
+            persistent_workers=workers > 0,
+            drop_last=False,
+        )

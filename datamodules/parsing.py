@@ -1,0 +1,85 @@
+"""Human parsing: index PNGs -> LIP-20 label maps, CIHP's label 10, derived masks and the cloth-agnostic image.
+
+Label maps are ``[..., H, W]`` long tensors with LIP-20 ids (``contract.LIP_LABELS``). Parsing PNGs are read as the
+indices they store (mode ``L`` or ``P``); they are never converted to RGB, which would turn a palette PNG into colours.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import Tensor
+
+from datamodules.contract import (
+    CIHP_TORSO_SKIN,
+    CIHP_TORSO_SKIN_DEFAULT,
+    MASK_GROUPS,
+    NUM_PARSE_LABELS,
+    DatasetFormatError,
+)
+
+LABEL_SETS = ("lip", "cihp")
+INDEX_PNG_MODES = ("L", "P")
+
+
+def check_label_range(labels: Tensor, source: str) -> None:
+    """Raise if any label lies outside ``0..19``; the message lists the offending values."""
+    bad = torch.unique(labels[(labels < 0) | (labels >= NUM_PARSE_LABELS)])
+    if bad.numel():
+        raise DatasetFormatError(
+            f"{source}: labels {bad.tolist()} out of range 0..{NUM_PARSE_LABELS - 1} (LIP-20 ids expected)"
+        )
+
+
+def to_lip_labels(labels: Tensor, label_set: str, torso_skin_label: int = CIHP_TORSO_SKIN_DEFAULT) -> Tensor:
+    """Map a ``lip`` or ``cihp`` label map to LIP-20: CIHP's 10 (torso skin) becomes ``torso_skin_label``.
+
+    LIP's 10 is "jumpsuits", so a LIP map is returned unchanged. The default target, background, follows
+    ``contract.CIHP_TORSO_SKIN_DEFAULT`` (VITON-HD groups ``background = [0, 10]``).
+    """
+    if label_set not in LABEL_SETS:
+        raise ValueError(f"label_set must be one of {LABEL_SETS}, got {label_set!r}")
+    if not 0 <= torso_skin_label < NUM_PARSE_LABELS:
+        raise ValueError(f"torso_skin_label must be a LIP id 0..{NUM_PARSE_LABELS - 1}, got {torso_skin_label}")
+    if label_set == "lip":
+        return labels
+    return labels.masked_fill(labels == CIHP_TORSO_SKIN, torso_skin_label)
+
+
+def read_parsing(path: Path, label_set: str = "lip", torso_skin_label: int = CIHP_TORSO_SKIN_DEFAULT) -> Tensor:
+    """Read a parsing PNG (mode ``L`` or ``P``) as indices -> ``[H, W]`` long LIP-20 labels (see ``to_lip_labels``)."""
+    if not path.is_file():
+        raise DatasetFormatError(f"{path}: file not found")
+    try:
+        with Image.open(path) as image:
+            mode = image.mode
+            labels = np.array(image) if mode in INDEX_PNG_MODES else None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise DatasetFormatError(f"{path}: unreadable or corrupt image file") from exc
+    if labels is None:
+        raise DatasetFormatError(f"{path}: parsing must be a single-channel index PNG (mode L or P), got mode {mode}")
+    labels = torch.from_numpy(labels.astype(np.int64))
+    check_label_range(labels, str(path))
+    return to_lip_labels(labels, label_set, torso_skin_label)
+
+
+def _group_table(ids: tuple[int, ...], device: torch.device) -> Tensor:
+    """``[20]`` bool lookup table, True for the label ids of a group (indexing it is much faster than ``isin``)."""
+    table = torch.zeros(NUM_PARSE_LABELS, dtype=torch.bool, device=device)
+    table[list(ids)] = True
+    return table
+
+
+def derived_masks(parse: Tensor) -> dict[str, Tensor]:
+    """``parse [..., H, W]`` -> ``{group: [..., 1, H, W] float {0, 1}}`` for every group of ``contract.MASK_GROUPS``
+    (cloth region, face, hair, arms, legs, background)."""
+    return {name: _group_table(ids, parse.device)[parse].unsqueeze(-3).float() for name, ids in MASK_GROUPS.items()}
+
+
+def cloth_agnostic_image(image: Tensor, parse: Tensor) -> Tensor:
+    """``I_s`` without clothes: ``image [..., 3, H, W]`` in [-1, 1] with the cloth region (``MASK_GROUPS["cloth"]``
+    of ``parse [..., H, W]``) set to 0, i.e. mid grey."""
+    return image.masked_fill(_group_table(MASK_GROUPS["cloth"], parse.device)[parse].unsqueeze(-3), 0.0)

@@ -1,0 +1,133 @@
+"""``vton-data check``: clean real-format fixtures pass; a broken copy reports every problem in one pass."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from datamodules import check
+from datamodules.check import check_dataset
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+A, B, C = (
+    "1LJ21D005-G11@10=person_half_front",
+    "1VJ21D02K-Q11@8=person_half_front",
+    "4HI21D003-C11@10=person_half_front",
+)
+
+
+def run_cli(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="vton-data")
+    check.add_subcommand(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+@pytest.mark.parametrize("fmt", ["mpv", "viton", "viton-hd"])
+def test_real_fixtures_are_clean(fmt, capsys):
+    root = FIXTURES / fmt
+    assert check_dataset(root, fmt) == []
+    assert run_cli(["check", "--root", str(root), "--format", fmt]) == 0
+    clean = {"mpv": "2 train, 2 test", "viton": "4 test", "viton-hd": "1 test"}[fmt]
+    assert capsys.readouterr().out == f"{fmt} dataset at {root}: no problems; clean samples: {clean}\n"
+
+
+def broken_mpv(tmp_path: Path) -> Path:
+    """The MPV fixture with synthetic ground truth and one defect of each kind (see the expected list)."""
+    root = Path(shutil.copytree(FIXTURES / "mpv", tmp_path / "mpv"))
+    lines = (root / "data_pair.txt").read_text().splitlines()
+    lines[1] = "a.jpg\tb.jpg\ttrain"
+    (root / "data_pair.txt").write_text("\n".join(lines) + "\n")
+    Image.fromarray(np.full((256, 192), 25, np.uint8)).save(root / f"parse_cihp/{A}.png")
+    Image.new("RGB", (96, 128)).save(root / f"images/{B}.jpg")
+    (root / f"pose_coco/{C}_keypoints.json").write_text(json.dumps({"people": [{"pose_keypoints": [5.0] * 51}]}))
+    (root / "cloth_mask/CO121D08G-O11@10=cloth_front_mask.png").write_bytes(b"broken")
+    (root / "synthetic_gt").mkdir()
+    np.savez_compressed(
+        root / f"synthetic_gt/{A}__{B}.npz", flow=np.zeros((2, 10, 10), np.float32), vis=np.zeros((10, 10), np.uint8)
+    )
+    np.savez_compressed(
+        root / f"synthetic_gt/{C}__{A}.npz",
+        flow=np.zeros((2, 256, 192), np.float32),
+        vis=np.full((256, 192), 7, np.uint8),
+    )
+    return root  # fmt: skip
+
+
+def test_broken_dataset_lists_every_problem_once(tmp_path, capsys):
+    root = broken_mpv(tmp_path)
+    problems = [str(problem) for problem in check_dataset(root, "mpv")]
+    assert problems == [
+        f"{root}/data_pair.txt:2: expected 4 columns (personA personB cloth split), got 3",
+        f"{root}/parse_cihp/{A}.png: labels [25] out of range 0..19 (LIP-20 ids expected)",
+        f"{root}/images/{B}.jpg: size 96x128 (WxH) differs from the dataset's image size 192x256 (WxH)",
+        f"{root}/cloth_mask/CO121D08G-O11@10=cloth_front_mask.png: unreadable or corrupt image file",
+        f"{root}/synthetic_gt/{A}__{B}.npz: size 10x10 (WxH) differs from the target image 96x128 (WxH)",
+        f"{root}/data_pair.txt:4: ground truth not found: {root}/synthetic_gt/{A}__{A}.npz",
+        f"{root}/pose_coco/{C}_keypoints.json: expected 54 (COCO-18) or 75 (BODY_25) pose values, got 51",
+        f"{root}/synthetic_gt/{C}__{A}.npz: vis values [7] outside 0 (background), 1 (visible), 2 (occluded)",
+    ]
+    assert run_cli(["check", "--root", str(root), "--format", "mpv"]) == 1
+    printed = capsys.readouterr().out.splitlines()
+    assert printed == [*problems, f"mpv dataset at {root}: 8 problem(s); clean samples: 0 train, 0 test"]
+
+
+def test_missing_root_and_unknown_format(tmp_path):
+    assert [str(p) for p in check_dataset(tmp_path / "absent", "viton")] == [
+        f"{tmp_path}/absent/train_pairs.txt: file not found"
+    ]
+    with pytest.raises(ValueError, match="unknown dataset format 'lip'"):
+        check_dataset(tmp_path, "lip")
+    with pytest.raises(SystemExit):
+        run_cli(["check", "--root", str(tmp_path), "--format", "lip"])
+
+
+def deepfashion_root(tmp_path: Path) -> Path:
+    """The trimmed real CSVs with a white 176x256 image for every annotated person."""
+    root = tmp_path / "deepfashion"
+    (root / "test").mkdir(parents=True)
+    for name in ("fasion-annotation-test.csv", "fasion-pairs-test.csv"):
+        shutil.copy(FIXTURES / "deepfashion" / name, root)
+    for line in (root / "fasion-annotation-test.csv").read_text().splitlines()[1:]:
+        Image.new("RGB", (176, 256), "white").save(root / "test" / line.split(":")[0])
+    return root
+
+
+def test_deepfashion_csv_rows_and_split_list(tmp_path):
+    root = deepfashion_root(tmp_path)
+    annotation = (root / "fasion-annotation-test.csv").read_text().splitlines()
+    (root / "test.lst").write_text("fashionWOMENBlouses_Shirtsid0000130601_2side.jpg\n")  # PATN spelling: found
+    assert check_dataset(root, "deepfashion") == []
+
+    annotation[3] = annotation[3].replace("[31, 65, 61,", "[31, 65,", 1)  # 17 y values
+    (root / "fasion-annotation-test.csv").write_text("\n".join(annotation) + "\n")
+    with (root / "test.lst").open("a") as split_list:
+        split_list.write("fashionMENDenimid0000000001_1front.jpg\n")
+    name, csv = annotation[3].split(":")[0], root / "fasion-annotation-test.csv"
+    assert [str(p) for p in check_dataset(root, "deepfashion")] == [
+        f"{csv}:4: expected 18 keypoints, got 17 y and 18 x values",
+        f"{root}/fasion-pairs-test.csv:5: keypoints of '{name}' unusable: {csv}:4 is malformed",
+        f"{root}/test.lst:2: image 'fashionMENDenimid0000000001_1front.jpg' not found in {root}/test",
+    ]
+
+
+def test_reader_options_reach_the_readers(tmp_path, capsys):
+    root = deepfashion_root(tmp_path)
+    shutil.copy(root / "fasion-annotation-test.csv", root / "fashion-annotation-test.csv")
+    assert [str(p) for p in check_dataset(root, "deepfashion")] == [
+        f"{root}: expected one fa(s)hion-[resize-]annotation-test.csv (found: fashion-annotation-test.csv, "
+        "fasion-annotation-test.csv); choose with the reader option annotation_csv"
+    ]
+    argv = ["check", "--root", str(root), "--format", "deepfashion"]
+    assert run_cli([*argv, "--reader-option", "annotation_csv=fashion-annotation-test.csv"]) == 0
+    with pytest.raises(TypeError, match="unexpected keyword argument 'pair_list'"):
+        check_dataset(root, "deepfashion", {"pair_list": "x.txt"})
+    with pytest.raises(SystemExit):
+        run_cli([*argv, "--reader-option", "novalue"])
+    assert "expected KEY=VALUE, got 'novalue'" in capsys.readouterr().err

@@ -1,0 +1,188 @@
+"""FashionDataModule on the real MPV fixture persons (a longer ``data_pair.txt`` over the same files), at 64x48."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from lightning.pytorch import LightningModule, Trainer
+
+from datamodules.augment import JOINT_FLIP_PERMUTATION, LABEL_FLIP_PERMUTATION
+from datamodules.contract import DatasetFormatError
+from datamodules.fashion_datamodule import EpochIndexSampler, FashionDataModule
+
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "mpv"
+PERSONS = [
+    "1LJ21D005/1LJ21D005-G11@10=person_half_front.jpg",
+    "1VJ21D02K/1VJ21D02K-Q11@8=person_half_front.jpg",
+    "4HI21D003/4HI21D003-C11@10=person_half_front.jpg",
+]
+CLOTH = "CO121D08G/CO121D08G-O11@10=cloth_front.jpg"
+TRAIN_ROWS = [(0, 1), (1, 2), (2, 0), (0, 0), (2, 1)]
+TEST_ROWS = [(0, 1), (1, 0), (0, 2), (2, 0), (1, 2), (2, 1), (1, 1)]
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    """The MPV fixture with 5 train and 7 test rows."""
+    root = Path(shutil.copytree(FIXTURE, tmp_path / "mpv"))
+    rows = [(a, b, "train") for a, b in TRAIN_ROWS] + [(a, b, "test") for a, b in TEST_ROWS]
+    lines = [f"{PERSONS[a]}\t{PERSONS[b]}\t{CLOTH}\t{split}" for a, b, split in rows]
+    (root / "data_pair.txt").write_text("\n".join(lines) + "\n")
+    return root
+
+
+def datamodule(root: Path, **kwargs) -> FashionDataModule:
+    options = {"dataset": "mpv", "root": str(root), "image_size": (64, 48), "batch_size": 4, "num_workers": 0}
+    return FashionDataModule(**{**options, **kwargs})
+
+
+def batches(loader) -> list[dict]:
+    return list(loader)
+
+
+def assert_same_batches(first: list[dict], second: list[dict]) -> None:
+    assert len(first) == len(second)
+    for a, b in zip(first, second, strict=True):
+        assert a["meta"] == b["meta"]
+        for key in ("src_img", "tgt_img", "src_kpts", "tgt_pose", "src_parse", "cloth"):
+            assert torch.equal(a[key], b[key]), key
+
+
+def test_batches_and_evaluation_loaders_keep_the_last_partial_batch(root):
+    dm = datamodule(root)
+    dm.setup("fit")
+    assert len(dm.train_set) == 5 and len(dm.val_set) == 7  # validation uses the test split
+    batch = next(iter(dm.train_dataloader()))
+    assert batch["src_img"].shape == (4, 3, 64, 48) and batch["src_pose"].shape == (4, 18, 64, 48)
+    assert batch["src_parse"].dtype == torch.long and batch["src_masks"]["cloth"].shape == (4, 1, 64, 48)
+    assert batch["meta"]["split"] == ["train"] * 4
+    assert [len(b["src_img"]) for b in dm.val_dataloader()] == [4, 3]
+    assert [len(b["src_img"]) for b in dm.train_dataloader()] == [4, 1]
+    dm.setup("test")
+    assert [len(b["src_img"]) for b in dm.test_dataloader()] == [4, 3]
+    assert [len(b["src_img"]) for b in dm.predict_dataloader()] == [4, 3]
+
+
+def test_val_subset_is_evenly_spaced_and_seed_independent(root):
+    entries = []
+    for seed in (0, 5):
+        dm = datamodule(root, val_subset=3, seed=seed)
+        dm.setup("validate")
+        entries.append([record.entry.rsplit(":", 1)[1] for record in dm.val_set.records])
+    assert entries == [["6", "9", "12"]] * 2  # test rows are lines 6..12
+
+
+def test_training_batches_depend_on_seed_and_epoch_not_on_workers(root):
+    augment = {"hflip_prob": 0.5, "translate": 0.05}
+    loaders = []
+    for workers in (0, 2):
+        dm = datamodule(root, num_workers=workers, seed=3, **augment)
+        dm.setup("fit")
+        loaders.append(dm.train_dataloader())
+    assert isinstance(loaders[0].sampler, EpochIndexSampler)
+    epoch0 = batches(loaders[0])
+    assert_same_batches(epoch0, batches(loaders[1]))
+    assert_same_batches(epoch0, batches(loaders[0]))  # the same epoch again
+    for loader in loaders:
+        loader.sampler.set_epoch(1)
+    epoch1 = batches(loaders[0])
+    assert_same_batches(epoch1, batches(loaders[1]))
+    flips = [[b["meta"]["entry"], b["meta"]["hflip"]] for b in epoch0]
+    assert flips != [[b["meta"]["entry"], b["meta"]["hflip"]] for b in epoch1]
+    other_seed = datamodule(root, seed=4, **augment)
+    other_seed.setup("fit")
+    assert [b["meta"]["entry"] for b in epoch0] != [b["meta"]["entry"] for b in batches(other_seed.train_dataloader())]
+
+
+def test_flip_augmentation_moves_keypoints_and_swaps_labels(root):
+    plain, flipped = datamodule(root, shuffle=False), datamodule(root, shuffle=False, hflip_prob=1.0)
+    plain.setup("fit")
+    flipped.setup("fit")
+    a, b = plain.train_set[0], flipped.train_set[(0, 0)]
+    assert b["meta"]["hflip"] == "1"
+    visible = a["src_kpts"][:, 2] > 0
+    expected = a["src_kpts"].clone()
+    expected[visible, 0] = 47 - expected[visible, 0]
+    assert torch.allclose(b["src_kpts"], expected[JOINT_FLIP_PERMUTATION], atol=1e-4)
+    assert torch.equal(b["src_parse"], LABEL_FLIP_PERMUTATION[a["src_parse"].flip(-1)])
+    assert torch.equal(b["cloth"], a["cloth"])  # the in-shop garment does not move
+
+
+class RecordingModule(LightningModule):
+    """Records the entries and flip flags of every training batch, per epoch."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.zeros(()))
+        self.seen: dict[int, list[tuple[str, str]]] = {}
+
+    def training_step(self, batch, batch_idx):
+        self.seen.setdefault(self.current_epoch, []).extend(
+            zip(batch["meta"]["entry"], batch["meta"]["hflip"], strict=True)
+        )
+        return self.weight * batch["src_img"].mean()
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.1)
+
+
+def test_trainer_advances_the_augmentation_epoch(root):
+    dm = datamodule(root, seed=1, hflip_prob=0.5)
+    module = RecordingModule()
+    trainer = Trainer(
+        max_epochs=3,
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
+    )
+    trainer.fit(module, datamodule=dm)
+    sampler = EpochIndexSampler(dm.train_set, num_replicas=1, rank=0, seed=1)
+    for epoch in range(3):
+        sampler.set_epoch(epoch)
+        expected = [(dm.train_set[key]["meta"]["entry"], dm.train_set[key]["meta"]["hflip"]) for key in sampler]
+        assert module.seen[epoch] == expected
+    assert len({tuple(v) for v in module.seen.values()}) > 1
+
+
+def break_dataset(root: Path) -> None:
+    """Train row 5 names a missing image; person 3's parsing (train rows 2, 3 and 5) is corrupt."""
+    lines = (root / "data_pair.txt").read_text().splitlines()
+    lines[4] = lines[4].replace("1VJ21D02K-Q11@8=person_half_front.jpg", "GONE.jpg", 1)
+    (root / "data_pair.txt").write_text("\n".join(lines) + "\n")
+    (root / "parse_cihp/4HI21D003-C11@10=person_half_front.png").write_bytes(b"corrupt")
+
+
+def test_bad_samples_raise_by_default(root):
+    break_dataset(root)
+    with pytest.raises(DatasetFormatError) as info:
+        datamodule(root).setup("fit")
+    assert str(info.value) == f"{root}/data_pair.txt:5: personB image not found: {root}/images/GONE.jpg"
+    (root / "data_pair.txt").write_text(
+        f"{PERSONS[0]}\t{PERSONS[2]}\t{CLOTH}\ttrain\n{PERSONS[0]}\t{PERSONS[1]}\t{CLOTH}\ttest\n"
+    )
+    dm = datamodule(root)
+    dm.setup("fit")  # the lists are fine; the corrupt file raises when its sample loads
+    with pytest.raises(DatasetFormatError) as info:
+        next(iter(dm.train_dataloader()))
+    assert (
+        str(info.value) == f"{root}/parse_cihp/4HI21D003-C11@10=person_half_front.png: unreadable or corrupt image file"
+    )
+
+
+def test_skip_bad_samples_drops_counts_and_warns(root):
+    break_dataset(root)
+    dm = datamodule(root, skip_bad_samples=True)
+    with pytest.warns(UserWarning) as warned:
+        dm.setup("fit")
+    messages = [str(warning.message) for warning in warned]
+    assert messages[0].startswith(f"FashionDataModule: skipped 3 of 5 train samples of mpv at {root} (4 problem(s); ")
+    assert messages[1].startswith(f"FashionDataModule: skipped 4 of 7 test samples of mpv at {root} (1 problem(s); ")
+    assert dm.skipped_samples == {"train": 3, "test": 4}
+    assert [record.entry.rsplit(":", 1)[1] for record in dm.train_set.records] == ["1", "4"]
+    assert len(batches(dm.train_dataloader())) == 1

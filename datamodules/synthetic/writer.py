@@ -1,0 +1,197 @@
+"""Write synthetic samples in the real on-disk layouts (MPV / DeepFashion) plus ground-truth side files.
+
+Layouts are those the readers load (``docs/DATA.md``; real formats in the project's FORMATS research note):
+
+MPV (DTLD flavour): ``images/<stem>.jpg``, ``parse_cihp/<stem>.png`` (mode L, LIP ids),
+``pose_coco/<stem>_keypoints.json`` (OpenPose 1.3, ``pose_keypoints_2d``, missing = 0, 0, 0),
+``cloth_image/<cloth>.jpg``, ``cloth_mask/<cloth>_mask.png`` ({0, 255}) and ``data_pair.txt`` (TAB separated
+``personA personB cloth split``: source, target, the target's garment). Person stems are
+``SYN<person id>-C<person id><A|B>@<0|1>=person_<whole|half>_front`` (A: the listed garment, B: the source's
+other garment in a cross-garment triplet; @0 source pose, @1 target pose), cloth stems
+``SYNC<person id>A@0=cloth_front``.
+
+DeepFashion: ``<split>/<name>.jpg``, ``fasion-resize-annotation-<split>.csv`` (``name:keypoints_y:keypoints_x``,
+integer pixels of the written image, y first, -1 = missing), ``fasion-resize-pairs-<split>.csv``
+(``from,to,garment``), ``<split>M_lip/<stem>.png``, ``<split>.lst`` (person images). Names follow the In-shop
+flattening ``fashion<GENDER><Category>id<8-digit person id><2-digit outfit>_<view>.jpg``; the garment column
+names the flat image ``<target person and outfit>_6flat.jpg`` in the split folder.
+
+Both: ``synthetic_gt/<source stem>__<target stem>.npz`` (``flow`` float32 [2, H, W], ``vis`` uint8 [H, W]) and,
+with sequences, ``sequences/<seq id>/{image/<t>.jpg, pose/<t>_keypoints.json, parse/<t>.png,
+synthetic_gt/<t-1>__<t>.npz, cloth.jpg, cloth_mask.png}`` and ``sequences/sequences.txt``
+(``<seq id> <T> <kind> <split>``).
+
+Bytes are a function of the sample alone: JPEG quality 95 with 4:4:4 chroma (``subsampling=0``, so the flow
+test is not spoiled by chroma blur), PNGs without metadata, ``.npz`` archives with the fixed 1980 timestamp
+``numpy.savez_compressed`` also uses (same format, ``numpy.load`` reads it). PNGs and ``.npz`` use deflate level 1:
+level 6, the default of both, costs about 3 ms more per pair at 256x192 for files a few per cent smaller.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from datamodules.contract import SYNTHETIC_GT_DIR
+from datamodules.synthetic.generate import PersonImage, PoseSequence, Triplet
+
+JPEG_OPTIONS = {"quality": 95, "subsampling": 0}
+TEST_ID_OFFSET = 500_000  # test persons are numbered from here, so both splits share flat folders safely
+MPV_DIRS = ("images", "parse_cihp", "pose_coco", "cloth_image", "cloth_mask")
+DEEPFASHION_CATEGORY = {
+    "tank": "TeesTanks",
+    "short_sleeve": "BlousesShirts",
+    "long_sleeve": "Sweaters",
+    "dress": "Dresses",
+}
+DEEPFASHION_VIEW_INDEX = {"front": 1, "side": 2, "full": 4, "additional": 7}
+SIDE_VIEW_YAW = np.radians(35.0)  # |yaw| above which a DeepFashion view is called "side"
+
+
+def person_id(split: str, index: int) -> int:
+    """Numeric person id of sample ``index`` of ``split`` (test ids start at ``TEST_ID_OFFSET``)."""
+    if index >= TEST_ID_OFFSET:
+        raise ValueError(f"sample index {index} too large: at most {TEST_ID_OFFSET - 1} samples per split")
+    return index + (TEST_ID_OFFSET if split == "test" else 0)
+
+
+# --- file writers ---------------------------------------------------------------------------------
+
+
+def write_jpeg(path: Path, image: np.ndarray) -> None:
+    """Planar ``[3, H, W]`` uint8 -> JPEG (quality 95, 4:4:4)."""
+    Image.merge("RGB", [Image.fromarray(c) for c in image]).save(path, "JPEG", **JPEG_OPTIONS)
+
+
+def write_png(path: Path, array: np.ndarray) -> None:
+    """``[H, W]`` uint8 -> 8-bit grey PNG (label ids or a {0, 255} mask), fast deflate level 1."""
+    Image.fromarray(array.astype(np.uint8)).save(path, "PNG", compress_level=1)
+
+
+def write_openpose(path: Path, keypoints: np.ndarray) -> None:
+    """``[18, 3]`` (x, y, visible) -> OpenPose 1.3 JSON; missing joints are ``0, 0, 0``."""
+    values = []
+    for x, y, visible in keypoints.tolist():
+        values += [round(x, 3), round(y, 3), 1.0] if visible > 0 else [0, 0, 0]
+    person = {"person_id": [-1], "pose_keypoints_2d": values, "face_keypoints_2d": [], "hand_left_keypoints_2d": [],
+              "hand_right_keypoints_2d": []}  # fmt: skip
+    path.write_text(json.dumps({"version": 1.3, "people": [person]}, separators=(",", ":")))
+
+
+def write_ground_truth(path: Path, flow: np.ndarray, vis: np.ndarray) -> None:
+    """``flow`` ``[2, H, W]`` float32 and ``vis`` ``[H, W]`` uint8 -> ``.npz`` (``numpy.load`` format)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for key, value in (("flow", flow.astype(np.float32)), ("vis", vis.astype(np.uint8))):
+            array = io.BytesIO()
+            np.lib.format.write_array(array, np.ascontiguousarray(value), allow_pickle=False)
+            member = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            archive.writestr(member, array.getvalue(), compress_type=zipfile.ZIP_DEFLATED, compresslevel=1)
+    path.write_bytes(buffer.getvalue())
+
+
+def _ensure(root: Path, *dirs: str) -> None:
+    for d in dirs:
+        (root / d).mkdir(parents=True, exist_ok=True)
+
+
+# --- MPV ---------------------------------------------------------------------------------------
+
+
+def _mpv_stem(pid: int, garment: str, pose: int, person: PersonImage) -> str:
+    framing = "half" if person.framing == "half" else "whole"
+    return f"SYN{pid:06d}-C{pid:06d}{garment}@{pose}=person_{framing}_front"
+
+
+def write_mpv_triplet(root: Path, split: str, index: int, triplet: Triplet) -> str:
+    """Write one triplet in the MPV layout; returns its ``data_pair.txt`` line (no newline)."""
+    _ensure(root, *MPV_DIRS, SYNTHETIC_GT_DIR)
+    pid = person_id(split, index)
+    source = _mpv_stem(pid, "B" if triplet.kind == "cross" else "A", 0, triplet.source)
+    target = _mpv_stem(pid, "A", 1, triplet.target)
+    cloth = f"SYNC{pid:06d}A@0=cloth_front"
+    for stem, person in ((source, triplet.source), (target, triplet.target)):
+        write_jpeg(root / "images" / f"{stem}.jpg", person.image)
+        write_png(root / "parse_cihp" / f"{stem}.png", person.parse)
+        write_openpose(root / "pose_coco" / f"{stem}_keypoints.json", person.keypoints)
+    write_jpeg(root / "cloth_image" / f"{cloth}.jpg", triplet.cloth)
+    write_png(root / "cloth_mask" / f"{cloth}_mask.png", triplet.cloth_mask.astype(np.uint8) * 255)
+    write_ground_truth(root / SYNTHETIC_GT_DIR / f"{source}__{target}.npz", triplet.flow, triplet.vis)
+    return f"{source}.jpg\t{target}.jpg\t{cloth}.jpg\t{split}"
+
+
+# --- DeepFashion ---------------------------------------------------------------------------------
+
+
+def _view(person: PersonImage) -> str:
+    if abs(person.yaw) > SIDE_VIEW_YAW:
+        return "side"
+    return "full" if person.framing != "half" else "front"
+
+
+def _annotation_row(name: str, keypoints: np.ndarray) -> str:
+    """``name: [ys]: [xs]`` with integer pixels, -1 for missing joints (PATN writer format)."""
+    visible = keypoints[:, 2] > 0
+    ys = np.where(visible, np.rint(keypoints[:, 1]), -1).astype(int).tolist()
+    xs = np.where(visible, np.rint(keypoints[:, 0]), -1).astype(int).tolist()
+    return f"{name}: {ys}: {xs}"
+
+
+def write_deepfashion_triplet(root: Path, split: str, index: int, triplet: Triplet) -> tuple[list[str], str, list[str]]:
+    """Write one triplet in the DeepFashion layout; returns (annotation rows, pairs row, list names)."""
+    _ensure(root, split, f"{split}M_lip", SYNTHETIC_GT_DIR)
+    pid = person_id(split, index)
+    views = [_view(triplet.source), _view(triplet.target)]
+    outfits = [2 if triplet.kind == "cross" else 1, 1]
+    if views[0] == views[1] and outfits[0] == outfits[1]:
+        views[1] = "additional"
+    gender = "WOMEN" if triplet.target.top_kind == "dress" else "MEN"
+    names, rows = [], []
+    for person, view, outfit in zip((triplet.source, triplet.target), views, outfits, strict=True):
+        prefix = f"fashion{gender}{DEEPFASHION_CATEGORY[person.top_kind]}id{pid:08d}{outfit:02d}"
+        name = f"{prefix}_{DEEPFASHION_VIEW_INDEX[view]}{view}.jpg"
+        write_jpeg(root / split / name, person.image)
+        write_png(root / f"{split}M_lip" / f"{name[:-4]}.png", person.parse)
+        names.append(name)
+        rows.append(_annotation_row(name, person.keypoints))
+    garment = f"{names[1].rsplit('_', 1)[0]}_6flat.jpg"
+    write_jpeg(root / split / garment, triplet.cloth)
+    write_ground_truth(root / SYNTHETIC_GT_DIR / f"{names[0][:-4]}__{names[1][:-4]}.npz", triplet.flow, triplet.vis)
+    return rows, f"{names[0]},{names[1]},{garment}", names
+
+
+def write_deepfashion_lists(root: Path, split: str, annotations: list[str], pairs: list[str], names: list[str]) -> None:
+    """The split's annotation CSV, pairs CSV and ``.lst`` file."""
+    (root / f"fasion-resize-annotation-{split}.csv").write_text(
+        "name:keypoints_y:keypoints_x\n" + "".join(f"{r}\n" for r in annotations)
+    )
+    (root / f"fasion-resize-pairs-{split}.csv").write_text("from,to,garment\n" + "".join(f"{p}\n" for p in pairs))
+    (root / f"{split}.lst").write_text("".join(f"{n}\n" for n in names))
+
+
+# --- sequences -----------------------------------------------------------------------------------
+
+
+def sequence_id(split: str, index: int) -> str:
+    return f"SEQ{person_id(split, index):06d}"
+
+
+def write_sequence(root: Path, split: str, index: int, sequence: PoseSequence) -> str:
+    """Write one pose sequence under ``root/sequences``; returns its ``sequences.txt`` line."""
+    seq_id = sequence_id(split, index)
+    base = root / "sequences" / seq_id
+    _ensure(base, "image", "pose", "parse", SYNTHETIC_GT_DIR)
+    for t, frame in enumerate(sequence.frames):
+        write_jpeg(base / "image" / f"{t:04d}.jpg", frame.image)
+        write_openpose(base / "pose" / f"{t:04d}_keypoints.json", frame.keypoints)
+        write_png(base / "parse" / f"{t:04d}.png", frame.parse)
+    for t, (flow, vis) in enumerate(sequence.flows, start=1):
+        write_ground_truth(base / SYNTHETIC_GT_DIR / f"{t - 1:04d}__{t:04d}.npz", flow, vis)
+    write_jpeg(base / "cloth.jpg", sequence.cloth)
+    write_png(base / "cloth_mask.png", sequence.cloth_mask.astype(np.uint8) * 255)
+    return f"{seq_id} {len(sequence.frames)} {sequence.kind} {split}"

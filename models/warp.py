@@ -22,9 +22,7 @@ def pixel_grid(height: int, width: int, device: torch.device | None = None) -> T
     return torch.stack((xs, ys)).unsqueeze(0)
 
 
-def warp(
-    image: Tensor, flow: Tensor, mode: str = "bilinear", padding_mode: str = "zeros"
-) -> Tensor:
+def warp(image: Tensor, flow: Tensor, mode: str = "bilinear", padding_mode: str = "zeros") -> Tensor:
     """Backward-warp ``image`` by a dense pixel flow: ``out(p) = image(p + flow(p))``.
 
     Args:
@@ -38,7 +36,9 @@ def warp(
         is off by up to half a pixel at 256 px and more at higher resolution).
     """
     if image.dim() != 4 or flow.dim() != 4 or flow.shape[1] != 2:
-        raise ValueError(f"warp expects image [B,C,H,W] and flow [B,2,H,W], got {tuple(image.shape)} and {tuple(flow.shape)}")
+        raise ValueError(
+            f"warp expects image [B,C,H,W] and flow [B,2,H,W], got {tuple(image.shape)} and {tuple(flow.shape)}"
+        )
     if image.shape[0] != flow.shape[0] or image.shape[-2:] != flow.shape[-2:]:
         raise ValueError(f"warp: image {tuple(image.shape)} and flow {tuple(flow.shape)} differ in batch or size")
     height, width = image.shape[-2:]
@@ -53,14 +53,15 @@ def warp(
 def resize_flow(flow: Tensor, size: tuple[int, int], mode: str = "bilinear") -> Tensor:
     """Resample a pixel flow ``[B, 2, h, w]`` to ``size = (H, W)`` and rescale its offsets.
 
-    With ``align_corners=True`` a pixel offset ``d`` at width ``w`` becomes ``d * (W - 1) / (w - 1)``.
+    Uses the half-pixel convention of image resizing (``align_corners=False``: pixel ``x`` at width ``w``
+    sits at ``(x + 0.5) W / w - 0.5`` at width ``W``), the one under which the readers resize images and
+    stride-2 encoders halve feature maps; an offset ``d`` therefore becomes ``d * W / w``.
     """
     height, width = size
     h, w = flow.shape[-2:]
     if (h, w) == (height, width):
         return flow
-    align = {"align_corners": True} if mode in ("bilinear", "bicubic") else {}
+    align = {"align_corners": False} if mode in ("bilinear", "bicubic") else {}
     out = F.interpolate(flow, size=size, mode=mode, **align)
-    sx = (width - 1) / max(w - 1, 1)
-    sy = (height - 1) / max(h - 1, 1)
-    return out * torch.tensor([sx, sy], device=flow.device, dtype=flow.dtype).view(1, 2, 1, 1)
+    scale = torch.tensor([width / w, height / h], device=flow.device, dtype=flow.dtype)
+    return out * scale.view(1, 2, 1, 1)

@@ -2,8 +2,9 @@
 
 import pytest
 import torch
+import torch.nn.functional as F
 
-from models.warp import pixel_grid, resize_flow, warp
+from models.warp import resize_flow, warp
 
 
 def test_zero_flow_is_identity() -> None:
@@ -63,10 +64,21 @@ def test_mismatched_shapes_raise() -> None:
 
 
 def test_resize_flow_rescales_offsets() -> None:
-    # A flow that shifts by one full image width (minus one pixel) keeps doing so at any size.
+    # A constant flow scales by the size ratio (half-pixel convention: W / w, not (W - 1) / (w - 1)).
     flow = torch.zeros(1, 2, 8, 6)
-    flow[:, 0] = 5.0  # (w - 1) at w = 6
-    flow[:, 1] = -7.0  # -(h - 1) at h = 8
-    big = resize_flow(flow, (15, 11))
-    torch.testing.assert_close(big[:, 0], torch.full((1, 15, 11), 10.0))
-    torch.testing.assert_close(big[:, 1], torch.full((1, 15, 11), -14.0))
+    flow[:, 0], flow[:, 1] = 3.0, -2.0
+    big = resize_flow(flow, (16, 12))
+    torch.testing.assert_close(big[:, 0], torch.full((1, 16, 12), 6.0))
+    torch.testing.assert_close(big[:, 1], torch.full((1, 16, 12), -4.0))
+
+
+def test_resize_flow_matches_flow_of_resized_images() -> None:
+    # An image shifted by 4 px at 32x24 is shifted by 2 px once both images are average-pooled to 16x12:
+    # the resized flow must warp the small source onto the small target exactly (away from the border).
+    source = torch.rand(1, 3, 32, 24)
+    flow = torch.zeros(1, 2, 32, 24)
+    flow[:, 0] = 4.0
+    target = warp(source, flow)
+    small_source, small_target = F.avg_pool2d(source, 2), F.avg_pool2d(target, 2)
+    small_flow = resize_flow(flow, (16, 12))
+    torch.testing.assert_close(warp(small_source, small_flow)[..., :-2], small_target[..., :-2], atol=1e-5, rtol=0)

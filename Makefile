@@ -31,9 +31,14 @@ format:  ## apply ruff's formatting and safe fixes
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-data:  ## write the built-in synthetic datasets under $(DATA_DIR)/
-	$(BIN)/vton-data synth --out $(DATA_DIR)/synthetic_mpv --layout mpv --size 256x192 --n-train 2400 --n-test 240 --n-seq 16 --seed 0
-	$(BIN)/vton-data synth --out $(DATA_DIR)/synthetic_deepfashion --layout deepfashion --size 256x176 --n-train 1200 --n-test 120 --seed 1
+data: $(DATA_DIR)/synthetic_mpv/data_pair.txt $(DATA_DIR)/synthetic_deepfashion/test.lst  ## write the built-in synthetic datasets under $(DATA_DIR)/ (once)
+
+# ~90 s on 2 cores, ~650 MB; byte-identical for a seed whatever the number of workers.
+$(DATA_DIR)/synthetic_mpv/data_pair.txt:
+	$(BIN)/vton-data synth --out $(DATA_DIR)/synthetic_mpv --layout mpv --size 256x192 --n-train 2400 --n-test 240 --n-seq 16 --n-seq-test 4 --seed 0 --workers 2 --overwrite
+
+$(DATA_DIR)/synthetic_deepfashion/test.lst:
+	$(BIN)/vton-data synth --out $(DATA_DIR)/synthetic_deepfashion --layout deepfashion --size 256x176 --n-train 1200 --n-test 120 --seed 1 --workers 2 --overwrite
 
 # A stage is "built" when its config exists; otherwise the target says so and fails.
 define train_stage

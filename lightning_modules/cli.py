@@ -20,7 +20,7 @@ from datamodules.fashion_datamodule import FashionDataModule
 
 class VtonCLI(LightningCLI):
     """LightningCLI with the project's argument links: the data's resolution is the model's (every stage
-    module takes ``image_size: list[int]``), so it is set in one place."""
+    module takes ``image_size: tuple[int, int]``), so it is set in one place."""
 
     def add_arguments_to_parser(self, parser) -> None:  # noqa: ANN001 (jsonargparse parser)
         parser.link_arguments("data.image_size", "model.init_args.image_size")

@@ -1,0 +1,28 @@
+"""Tensor encodings the stages feed their networks (one-hot parsing, label-group masks)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from datamodules.contract import NUM_PARSE_LABELS
+
+
+def one_hot_parse(parse: Tensor, num_classes: int = NUM_PARSE_LABELS) -> Tensor:
+    """``[B, H, W]`` long labels -> ``[B, K, H, W]`` float one-hot."""
+    return F.one_hot(parse, num_classes).permute(0, 3, 1, 2).float()
+
+
+def label_mask(parse: Tensor, labels: Iterable[int]) -> Tensor:
+    """``[B, H, W]`` labels -> ``[B, 1, H, W]`` float, 1 where the label is one of ``labels``."""
+    return torch.isin(parse, torch.as_tensor(tuple(labels), device=parse.device)).unsqueeze(1).float()
+
+
+def drop_channels(probs: Tensor, labels: Iterable[int]) -> Tensor:
+    """Zero the given label channels of a ``[B, K, H, W]`` (soft) parsing: "remove the region" of those labels."""
+    keep = torch.ones(probs.shape[1], device=probs.device, dtype=probs.dtype)
+    keep[list(labels)] = 0
+    return probs * keep.view(1, -1, 1, 1)

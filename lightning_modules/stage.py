@@ -1,0 +1,118 @@
+"""Plumbing every stage module shares: weighted named losses, symmetric G/D updates, image-grid logging.
+
+The pattern follows imaginaire: a stage computes a ``dict`` of named, unweighted losses; the weights come
+from the config (``loss_weights``), a weight of 0 switches a loss off (it is then not even computed), and
+each term is logged as ``train/<net>/<name>`` next to the weighted total ``train/<net>/total``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import torch
+from lightning.pytorch import LightningModule
+from lightning.pytorch.loggers import TensorBoardLogger, WandbLogger
+from torch import Tensor
+from torch.optim import Optimizer
+from torchvision.utils import make_grid, save_image
+
+# State-dict keys of frozen pretrained backbones (loaded from their own files at construction, e.g. VGG19):
+# kept out of checkpoints (80 MB each) and refilled from the constructed module when a checkpoint loads.
+PRETRAINED_KEY_MARKERS = (".vgg.",)
+
+
+def is_pretrained_key(key: str) -> bool:
+    return any(marker in f".{key}" for marker in PRETRAINED_KEY_MARKERS)
+
+
+def merge_loss_weights(defaults: Mapping[str, float], overrides: Mapping[str, float] | None) -> dict[str, float]:
+    """Defaults updated by ``overrides``; an unknown name is an error naming the valid ones."""
+    weights = dict(defaults)
+    for name, value in (overrides or {}).items():
+        if name not in weights:
+            raise ValueError(f"loss_weights: unknown loss {name!r}; this stage has {sorted(weights)}")
+        weights[name] = float(value)
+    return weights
+
+
+class StageModule(LightningModule):
+    """Base class of the stage LightningModules (no layers here; subclasses get their networks injected).
+
+    Subclasses set ``self.loss_weights`` (see ``merge_loss_weights``) and call ``weighted_total`` and
+    ``update`` from their ``training_step``.
+    """
+
+    loss_weights: dict[str, float]
+
+    def __init__(self) -> None:
+        super().__init__()
+        # Which pretrained backbone weights this run uses ("imagenet:<file>" or "random (...)"): recorded in the
+        # run's hyper-parameters at fit start, so a run trained without them can be told apart.
+        self.pretrained_status: dict[str, str] = {}
+
+    def on_fit_start(self) -> None:
+        if self.logger is not None and self.pretrained_status:
+            self.logger.log_hyperparams({f"pretrained/{k}": v for k, v in self.pretrained_status.items()})
+
+    def uses(self, name: str) -> bool:
+        """Whether the loss ``name`` is switched on (weight != 0)."""
+        return self.loss_weights[name] != 0.0
+
+    def weighted_total(self, losses: Mapping[str, Tensor], net: str) -> Tensor:
+        """``sum_k w_k * losses[k]``; logs every term and the total under ``train/<net>/``."""
+        batch_size = self._batch_size
+        total = sum(self.loss_weights[name] * value for name, value in losses.items())
+        for name, value in losses.items():
+            self.log(f"train/{net}/{name}", value.detach(), batch_size=batch_size)
+        self.log(f"train/{net}/total", total.detach(), prog_bar=True, batch_size=batch_size)
+        return total
+
+    def update(self, optimizer: Optimizer, loss: Tensor, grad_clip: float = 0.0) -> None:
+        """One manual-optimization step of the network(s) behind ``optimizer`` (G or D alike).
+
+        ``toggled_optimizer`` freezes the parameters of the other optimizers meanwhile, so a generator loss
+        that runs through D leaves D's gradients untouched.
+        """
+        with self.toggled_optimizer(optimizer):
+            optimizer.zero_grad(set_to_none=True)
+            self.manual_backward(loss)
+            if grad_clip > 0:
+                self.clip_gradients(optimizer, gradient_clip_val=grad_clip, gradient_clip_algorithm="norm")
+            optimizer.step()
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        state = checkpoint["state_dict"]
+        for key in [key for key in state if is_pretrained_key(key)]:
+            del state[key]
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        state = checkpoint["state_dict"]
+        state.update({k: v for k, v in self.state_dict().items() if is_pretrained_key(k) and k not in state})
+
+    @property
+    def _batch_size(self) -> int | None:
+        return getattr(self, "_current_batch_size", None)
+
+    def on_train_batch_start(self, batch: dict, batch_idx: int) -> None:
+        self._current_batch_size = int(batch["tgt_img"].shape[0])
+
+    def log_image_grid(self, key: str, columns: Mapping[str, Tensor], max_rows: int = 4) -> None:
+        """Log one image grid: a row per sample, a column per named ``[B, 3, H, W]`` tensor in [0, 1].
+
+        W&B gets the grid with the column names as caption, TensorBoard an image; any other logger (CSV) a PNG
+        under ``<log_dir>/images/<key>_step<global_step>.png``. Only rank 0 writes.
+        """
+        if not self.trainer.is_global_zero or self.trainer.sanity_checking:
+            return
+        tiles = torch.stack([t[:max_rows].detach().float().clamp(0, 1).cpu() for t in columns.values()], dim=1)
+        grid = make_grid(tiles.flatten(0, 1), nrow=tiles.shape[1], padding=2, pad_value=1.0)  # row = one sample
+        logger = self.logger
+        if isinstance(logger, WandbLogger):
+            logger.log_image(key=key, images=[grid], caption=[" | ".join(columns)], step=self.global_step)
+        elif isinstance(logger, TensorBoardLogger):
+            logger.experiment.add_image(key, grid, self.global_step)
+        elif logger is not None and logger.log_dir is not None:
+            folder = Path(logger.log_dir) / "images"
+            folder.mkdir(parents=True, exist_ok=True)
+            save_image(grid, folder / f"{key.replace('/', '_')}_step{self.global_step:07d}.png")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
@@ -10,16 +12,29 @@ import torch
 from torch.utils.data import default_collate
 
 from datamodules.fashion_datamodule import FashionDataModule
+from datamodules.synthetic.dataset import SynthConfig, synthesize
 from models.discriminator import MultiScaleDiscriminator
 from models.generator import ResNetGenerator
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+REPO = Path(__file__).resolve().parents[2]
+FIXTURES = REPO / "tests" / "fixtures"
 TINY_SIZE = (64, 48)
 
 
 @pytest.fixture(scope="session")
 def mpv_fixture_root() -> Path:
     return FIXTURES / "mpv"
+
+
+@pytest.fixture(scope="session")
+def tiny_synthetic_roots(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Synthetic sets at 64x48 with exact flow/visibility: ``{"mpv": root, "deepfashion": root}`` (8 train, 4 test)."""
+    base = tmp_path_factory.mktemp("synthetic")
+    roots = {}
+    for layout in ("mpv", "deepfashion"):
+        roots[layout] = base / layout
+        synthesize(SynthConfig(out=str(roots[layout]), layout=layout, height=64, width=48, n_train=8, n_test=4, seed=3))
+    return roots
 
 
 @pytest.fixture
@@ -46,3 +61,41 @@ def tiny_nets() -> dict:
         "coarse_generator": partial(ResNetGenerator, base_width=8, n_blocks=1, head="image_mask"),
         "discriminator": partial(MultiScaleDiscriminator, num_scales=2, base_width=4),
     }
+
+
+def tiny_stage1_args(data_root: Path | str) -> list[str]:
+    """Command-line overrides that make ``configs/stage1_layout.yaml`` a seconds-long CPU run at 64x48."""
+    return [
+        *("--trainer", str(REPO / "configs/trainer/smoke.yaml")),
+        *("--trainer.logger", str(REPO / "configs/logger/csv.yaml")),
+        *("--data.root", str(data_root), "--data.image_size", "[64, 48]"),
+        *("--data.batch_size", "2", "--data.num_workers", "0"),
+        *("--model.init_args.generator.init_args.base_width", "4"),
+        *("--model.init_args.generator.init_args.n_blocks", "1"),
+        *("--model.init_args.coarse_generator.init_args.base_width", "4"),
+        *("--model.init_args.coarse_generator.init_args.n_blocks", "1"),
+        *("--model.init_args.discriminator.init_args.num_scales", "2"),
+        *("--model.init_args.discriminator.init_args.base_width", "4"),
+    ]
+
+
+@pytest.fixture(scope="session")
+def stage1_args() -> Callable[[Path | str], list[str]]:
+    """``tiny_stage1_args`` for tests that run the CLI themselves."""
+    return tiny_stage1_args
+
+
+@pytest.fixture(scope="session")
+def stage1_run(tmp_path_factory: pytest.TempPathFactory, tiny_synthetic_roots: dict[str, Path]) -> Path:
+    """A finished tiny ``vton fit -c configs/stage1_layout.yaml`` on the synthetic set; returns its working
+    folder (checkpoint at ``outputs/stage1_layout/checkpoints/last.ckpt``). Later stages load it frozen."""
+    from lightning_modules.cli import main as vton
+
+    folder = tmp_path_factory.mktemp("stage1_run")
+    previous = Path.cwd()
+    os.chdir(folder)
+    try:
+        vton(["fit", "-c", str(REPO / "configs/stage1_layout.yaml"), *tiny_stage1_args(tiny_synthetic_roots["mpv"])])
+    finally:
+        os.chdir(previous)
+    return folder

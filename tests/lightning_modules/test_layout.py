@@ -100,55 +100,37 @@ def test_discriminator_loss_sees_real_layouts_as_real(tiny_batch, tiny_nets) -> 
     assert module.discriminator_losses(tiny_batch, out)["adv_s"].item() < 0.5 * first
 
 
-TINY_STAGE1 = [
-    "--trainer",
-    str(REPO / "configs/trainer/smoke.yaml"),
-    "--trainer.logger",
-    str(REPO / "configs/logger/csv.yaml"),
-    "--data.image_size",
-    "[64, 48]",
-    "--data.batch_size",
-    "2",
-    "--data.num_workers",
-    "0",
-    "--model.init_args.generator.init_args.base_width",
-    "4",
-    "--model.init_args.generator.init_args.n_blocks",
-    "1",
-    "--model.init_args.coarse_generator.init_args.base_width",
-    "4",
-    "--model.init_args.coarse_generator.init_args.n_blocks",
-    "1",
-    "--model.init_args.discriminator.init_args.num_scales",
-    "2",
-    "--model.init_args.discriminator.init_args.base_width",
-    "4",
-]
-
-
-def test_cli_fit_validate_checkpoint_and_reload(tmp_path, monkeypatch, mpv_fixture_root, tiny_batch) -> None:
-    """``vton fit -c configs/stage1_layout.yaml`` on CPU, then ``validate`` from its checkpoint, then reload."""
-    monkeypatch.chdir(tmp_path)
-    config = str(REPO / "configs/stage1_layout.yaml")
-    data = ["--data.root", str(mpv_fixture_root)]
-    vton(["fit", "-c", config, *TINY_STAGE1, *data])
-    last = tmp_path / "outputs/stage1_layout/checkpoints/last.ckpt"
+def test_cli_fit_validate_checkpoint_and_reload(
+    stage1_run: Path, stage1_args, tiny_synthetic_roots, tiny_batch, monkeypatch
+) -> None:
+    """``vton fit -c configs/stage1_layout.yaml`` on CPU (the ``stage1_run`` fixture), ``validate`` from its
+    checkpoint, then reload it."""
+    last = stage1_run / "outputs/stage1_layout/checkpoints/last.ckpt"
     assert last.is_file(), "fit wrote no last.ckpt"
     checkpoint = torch.load(last, map_location="cpu", weights_only=False)
     assert len(checkpoint["optimizer_states"]) == 2  # G and D optimizers are both saved for resuming
     assert not [key for key in checkpoint["state_dict"] if ".vgg." in key]  # frozen VGG kept out of checkpoints
 
-    vton(["validate", "-c", config, *TINY_STAGE1, *data, "--ckpt_path", str(last)])
+    monkeypatch.chdir(stage1_run)
+    vton(
+        [
+            "validate",
+            "-c",
+            str(REPO / "configs/stage1_layout.yaml"),
+            *stage1_args(tiny_synthetic_roots["mpv"]),
+            "--ckpt_path",
+            str(last),
+        ]
+    )
 
     reloaded = LayoutModule.load_from_checkpoint(last, map_location="cpu")
     reloaded.eval()
-    state = {k: v for k, v in checkpoint["state_dict"].items()}
     for key, value in reloaded.state_dict().items():
-        if key in state:
-            torch.testing.assert_close(value, state[key])
+        if key in checkpoint["state_dict"]:
+            torch.testing.assert_close(value, checkpoint["state_dict"][key])
     with torch.no_grad():
         logits = reloaded(tiny_batch)["layout_logits"]
     assert logits.shape == (2, 20, 64, 48) and torch.isfinite(logits).all()
-    fit_log, validate_log = (tmp_path / f"outputs/stage1_layout/version_{i}/metrics.csv" for i in (0, 1))
+    fit_log, validate_log = (stage1_run / f"outputs/stage1_layout/version_{i}/metrics.csv" for i in (0, 1))
     assert "train/g/focal_s" in fit_log.read_text() and "val/miou" in validate_log.read_text()
-    assert list((tmp_path / "outputs/stage1_layout/version_0/images").glob("val_grid_step*.png"))
+    assert list((stage1_run / "outputs/stage1_layout/version_0/images").glob("val_grid_step*.png"))

@@ -1,0 +1,53 @@
+"""Loading a trained stage from its checkpoint to feed (frozen) or fine-tune another stage.
+
+Never pass an earlier stage's checkpoint to another stage's ``--ckpt_path``: LightningCLI would merge that
+checkpoint's hyper-parameters over the new run's. A stage names its inputs' checkpoints as model arguments
+and loads them here, with strict key matching and errors that name the stage.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TypeVar
+
+import torch
+from lightning.pytorch import LightningModule
+
+from lightning_modules.stage import is_pretrained_key
+
+ModuleT = TypeVar("ModuleT", bound=LightningModule)
+
+
+class StageCheckpointError(RuntimeError):
+    """A stage checkpoint is missing or does not fit the module it should restore."""
+
+
+def load_stage(path: str, module_class: type[ModuleT], stage: str, frozen: bool = True) -> ModuleT:
+    """Rebuild ``module_class`` from the checkpoint at ``path`` (its saved hyper-parameters) and load its weights.
+
+    Args:
+        path: a checkpoint written by ``vton fit`` of that stage.
+        module_class: the stage's LightningModule class.
+        stage: the name used in error messages (e.g. ``"stage 1 (layout)"``).
+        frozen: put the module in eval mode with ``requires_grad=False`` (teacher-forcing inputs of a later stage).
+
+    Raises:
+        StageCheckpointError: the file is missing, or its keys differ from the module's (both lists named).
+    """
+    file = Path(path).expanduser()
+    if not file.is_file():
+        raise StageCheckpointError(f"{stage}: checkpoint {str(file)!r} not found")
+    module = module_class.load_from_checkpoint(file, map_location="cpu", strict=False)
+    saved = set(torch.load(file, map_location="cpu", weights_only=False)["state_dict"])
+    own = {key for key in module.state_dict() if not is_pretrained_key(key)}
+    missing, unexpected = sorted(own - saved), sorted(saved - own)
+    if missing or unexpected:
+        raise StageCheckpointError(
+            f"{stage}: checkpoint {str(file)!r} does not fit {module_class.__name__}: "
+            f"missing keys {missing[:10]}{' ...' if len(missing) > 10 else ''}, "
+            f"unexpected keys {unexpected[:10]}{' ...' if len(unexpected) > 10 else ''}"
+        )
+    if frozen:
+        module.requires_grad_(False)
+        module.eval()
+    return module

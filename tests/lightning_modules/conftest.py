@@ -99,3 +99,80 @@ def stage1_run(tmp_path_factory: pytest.TempPathFactory, tiny_synthetic_roots: d
     finally:
         os.chdir(previous)
     return folder
+
+
+# --- stage 2 (warp) ----------------------------------------------------------------------------------------------
+# Per config: the layout of the synthetic set it reads and the overrides that make its networks tiny.
+STAGE2_TINY_NETS: dict[str, tuple[str, list[str]]] = {
+    "stage2_warp": (
+        "mpv",
+        [
+            *("--model.init_args.flow_estimator.init_args.widths", "[4, 8, 8, 8, 8]"),
+            *("--model.init_args.flow_estimator.init_args.fpn_width", "8"),
+            *("--model.init_args.flow_estimator.init_args.blocks_per_level", "1"),
+        ],
+    ),
+    "stage2_warp_tps": (
+        "mpv",
+        [
+            *("--model.init_args.gmm.init_args.base_width", "4"),
+            *("--model.init_args.gmm.init_args.max_width", "16"),
+            *("--model.init_args.gmm.init_args.num_downsamples", "2"),
+            *("--model.init_args.gmm.init_args.regression_widths", "[64, 32, 16, 16]"),
+        ],
+    ),
+    "stage2_warp_flow": (
+        "deepfashion",
+        [
+            *("--model.init_args.flow_regressor.init_args.base_width", "8"),
+            *("--model.init_args.flow_regressor.init_args.max_width", "16"),
+            *("--model.init_args.flow_regressor.init_args.num_levels", "4"),
+            *("--model.init_args.flow_regressor.init_args.blocks_per_level", "1"),
+        ],
+    ),
+}
+
+
+def tiny_stage2_args(config: str, roots: dict[str, Path]) -> list[str]:
+    """Overrides that make ``configs/<config>.yaml`` (a stage-2 config) a seconds-long CPU run at 64x48."""
+    layout, nets = STAGE2_TINY_NETS[config]
+    return [
+        *("--trainer", str(REPO / "configs/trainer/smoke.yaml")),
+        *("--trainer.logger", str(REPO / "configs/logger/csv.yaml")),
+        *("--data.root", str(roots[layout]), "--data.image_size", "[64, 48]"),
+        *("--data.batch_size", "2", "--data.num_workers", "0"),
+        *nets,
+    ]
+
+
+@pytest.fixture(scope="session")
+def stage2_run(
+    tmp_path_factory: pytest.TempPathFactory, tiny_synthetic_roots: dict[str, Path]
+) -> Callable[[str], Path]:
+    """``run(config)``: a finished tiny ``vton fit -c configs/<config>.yaml`` (``stage2_warp``, ``stage2_warp_tps`` or
+    ``stage2_warp_flow``), run once per session; returns its working folder (checkpoint at
+    ``outputs/<config>/checkpoints/last.ckpt``). Later stages load it with ``load_stage(..., WarpModule, ...)``."""
+    from lightning_modules.cli import main as vton
+
+    folders: dict[str, Path] = {}
+
+    def run(config: str) -> Path:
+        if config not in folders:
+            folder = tmp_path_factory.mktemp(config)
+            previous = Path.cwd()
+            os.chdir(folder)
+            try:
+                args = tiny_stage2_args(config, tiny_synthetic_roots)
+                vton(["fit", "-c", str(REPO / f"configs/{config}.yaml"), *args])
+            finally:
+                os.chdir(previous)
+            folders[config] = folder
+        return folders[config]
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def stage2_args(tiny_synthetic_roots: dict[str, Path]) -> Callable[[str], list[str]]:
+    """``args(config)``: ``tiny_stage2_args`` on the tiny synthetic sets, for tests that run the CLI themselves."""
+    return partial(tiny_stage2_args, roots=tiny_synthetic_roots)

@@ -50,6 +50,17 @@ def feature_l1(
     return sum(w * (pred_features[name] - target_features[name]).abs().mean() for name, w in weights.items())
 
 
+def feature_mse(
+    pred_features: Mapping[str, Tensor],
+    target_features: Mapping[str, Tensor],
+    layer_weights: Mapping[str, float] | None = None,
+) -> Tensor:
+    """``sum_l w_l * mean((pred_l - target_l)^2)``: the squared-L2 perceptual loss of seed 004 (Eq. 6), with the
+    paper's sum over elements taken as a mean (a constant factor per layer). Weights as in ``feature_l1``."""
+    weights = _weights_for(pred_features, layer_weights)
+    return sum(w * (pred_features[name] - target_features[name]).pow(2).mean() for name, w in weights.items())
+
+
 def gram_matrix(features: Tensor) -> Tensor:
     """``[B, C, H, W] -> [B, C, C]``: ``F F^T / (C H W)`` with ``F`` the ``[C, HW]`` feature matrix (Johnson et al.).
 

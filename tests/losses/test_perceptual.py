@@ -98,3 +98,13 @@ def test_perceptual_loss_rejects_layers_the_vgg_lacks_and_unknown_presets() -> N
         PerceptualLoss(vgg, "vgg")
     with pytest.raises(ValueError, match=r"pred \(1, 3, 4, 4\) and target \(1, 3, 8, 8\) differ"):
         PerceptualLoss(vgg, {"relu1_1": 1.0})(torch.zeros(1, 3, 4, 4), torch.zeros(1, 3, 8, 8))
+
+
+def test_feature_mse_by_hand() -> None:
+    # seed 004 Eq. 6: squared L2 per layer (as a mean), weighted and summed over layers.
+    pred = {"a": torch.tensor([[1.0, 3.0]]), "b": torch.tensor([[0.0]])}
+    target = {"a": torch.tensor([[0.0, 1.0]]), "b": torch.tensor([[2.0]])}
+    from losses.perceptual import feature_mse
+
+    assert feature_mse(pred, target).item() == pytest.approx((1 + 4) / 2 + 4)
+    assert feature_mse(pred, target, {"b": 0.5}).item() == pytest.approx(2.0)

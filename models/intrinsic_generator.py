@@ -1,0 +1,207 @@
+"""The image generator of Dense Intrinsic Appearance Flow (seed 004, Sec. 3.2, 3.4, 3.5 and 4.1).
+
+A dual-path U-Net: an appearance encoder ``G_ea(x_1)`` and a pose encoder ``G_ep(p_2)``; at every level the
+appearance features are warped by the intrinsic flow ``F_k`` and gated by the visibility ``V_k`` (``FeatureWarping``,
+Fig. 5), concatenated with the pose features and fed to the decoder ``G_d`` through skip connections, giving
+``x_tilde``. Pixel warping (Sec. 3.5): ``x_w = W(x_1, F)``, a weighting U-Net maps ``(x_w, x_tilde, F, V)`` to ``z``
+and ``x_hat = z * x_w + (1 - z) * x_tilde`` (Eq. 3).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from datamodules.contract import NUM_JOINTS
+from models.blocks import ConvNormAct, DownBlock, ResidualBlock
+from models.flow_regressor import NUM_VISIBILITY_CLASSES, PixelShuffleUp, level_widths
+from models.warp import resize_flow, warp
+
+
+class IntrinsicOutput(NamedTuple):
+    """``image`` ``x_hat``, ``feature_image`` ``x_tilde``, ``warped`` ``x_w`` (all ``[B, 3, H, W]`` in [-1, 1]) and
+    ``weight`` ``z [B, 1, H, W]`` in (0, 1)."""
+
+    image: Tensor
+    feature_image: Tensor
+    warped: Tensor
+    weight: Tensor
+
+
+class UNetEncoder(nn.Module):
+    """``[B, in, H, W]`` -> features ``c^k [B, widths[k], H / 2^k, W / 2^k]`` for ``k = 0 .. N-1``.
+
+    Sec. 4.1: "at each feature level, the encoder has two cascaded residual blocks followed by a stride-2
+    convolution layer for downsampling", batch norm after each convolution; an input ``3x3`` conv maps ``in`` to
+    ``widths[0]`` (our choice). ``c^k`` is read after the residual blocks of level ``k``.
+    """
+
+    def __init__(self, in_channels: int, widths: Sequence[int], blocks_per_level: int = 2) -> None:
+        super().__init__()
+        self.stem = ConvNormAct(in_channels, widths[0], 3, norm="batch")
+        self.levels = nn.ModuleList(
+            nn.Sequential(*(ResidualBlock(w, norm="batch") for _ in range(blocks_per_level))) for w in widths
+        )
+        self.downs = nn.ModuleList(DownBlock(widths[k], widths[k + 1], norm="batch") for k in range(len(widths) - 1))
+
+    def forward(self, x: Tensor) -> list[Tensor]:
+        features, x = [], self.stem(x)
+        for k, level in enumerate(self.levels):
+            x = level(x)
+            features.append(x)
+            if k < len(self.downs):
+                x = self.downs[k](x)
+        return features
+
+
+class UNetDecoder(nn.Module):
+    """Skip features ``s^k [B, skip_channels[k], H / 2^k, W / 2^k]`` -> ``[B, out, H, W]`` (no output activation).
+
+    Sec. 4.1: the decoder is symmetric, "an upsampling layer followed by two residual blocks" per level, the
+    upsampling a convolution followed by pixel shuffling (``models.flow_regressor.PixelShuffleUp``, batch norm);
+    where an odd size did not halve evenly the upsampled map is resized (bilinear) to the skip's size. At each level
+    the upsampled features and the skip are concatenated and mapped to ``widths[k]`` by a ``1x1`` conv + BN + ReLU
+    (our choice); the last ``3x3`` conv has no normalisation ("batch normalization ... after each convolutional
+    layer (except the last one)").
+    """
+
+    def __init__(
+        self, skip_channels: Sequence[int], widths: Sequence[int], out_channels: int, blocks_per_level: int = 2
+    ) -> None:
+        super().__init__()
+        levels = range(len(widths))
+        self.ups = nn.ModuleList(PixelShuffleUp(widths[k + 1], widths[k], "batch") for k in range(len(widths) - 1))
+        self.merges = nn.ModuleList(
+            ConvNormAct(skip_channels[k] + (widths[k] if k < len(widths) - 1 else 0), widths[k], 1, norm="batch")
+            for k in levels
+        )
+        self.levels = nn.ModuleList(
+            nn.Sequential(*(ResidualBlock(widths[k], norm="batch") for _ in range(blocks_per_level))) for k in levels
+        )
+        self.out = nn.Conv2d(widths[0], out_channels, 3, padding=1)
+
+    def forward(self, skips: Sequence[Tensor]) -> Tensor:
+        x = self.levels[-1](self.merges[-1](skips[-1]))
+        for k in reversed(range(len(skips) - 1)):
+            x = self.ups[k](x)
+            if x.shape[-2:] != skips[k].shape[-2:]:  # odd sizes do not halve evenly (e.g. 176 -> ... -> 11 -> 6)
+                x = F.interpolate(x, size=skips[k].shape[-2:], mode="bilinear", align_corners=False)
+            x = self.levels[k](self.merges[k](torch.cat([x, skips[k]], 1)))
+        return self.out(x)
+
+
+class FeatureWarping(nn.Module):
+    """Seed 004 Fig. 5 / Eq. 2, ``c_aw^k = W_F(c_a^k, F, V)``: ``[B, C, h, w]`` -> ``[B, C, h, w]``.
+
+    ``F`` and ``V`` are resized to the level (``resize_flow``; bilinear for the visibility probabilities); the
+    features are warped by ``F_k``; the spatial gating splits them into the mutually exclusive visibility regions
+    (``V_k[c] * warped`` for each of the 3 classes, concatenated, so invisible regions keep their features on their
+    own channels: "we do not simply filter out the invisible feature map pixels"); two convolutions (3x3, BN, ReLU
+    between) with a residual path from the warped features give the output.
+    """
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            ConvNormAct(NUM_VISIBILITY_CLASSES * channels, channels, 3, norm="batch"),
+            ConvNormAct(channels, channels, 3, norm="batch", act="none"),
+        )
+
+    def forward(self, features: Tensor, flow: Tensor, visibility: Tensor) -> Tensor:
+        """``features [B, C, h, w]``, ``flow [B, 2, H, W]`` pixels, ``visibility [B, 3, H, W]`` probabilities."""
+        size = tuple(features.shape[-2:])
+        warped = warp(features, resize_flow(flow, size))
+        vis = F.interpolate(visibility, size=size, mode="bilinear", align_corners=False)
+        gated = torch.cat([warped * vis[:, c : c + 1] for c in range(NUM_VISIBILITY_CLASSES)], 1)
+        return warped + self.body(gated)
+
+
+class IntrinsicGenerator(nn.Module):
+    """Seed 004's generator with pixel warping: ``(x_1, p_2, F, V) -> IntrinsicOutput``.
+
+    Args:
+        pose_channels: keypoint-map channels of ``p_2`` (18).
+        guide_channels: extra target-aligned input of the pose path (the try-on chain's fusion: stage 3's
+            ``I_t_hat``, 3 channels; 0 for pose transfer).
+        num_levels: U-Net levels N (Sec. 4.1: 7).
+        base_width, max_width: level widths rising linearly from ``base_width`` to ``max_width``
+            (``models.flow_regressor.level_widths``; the paper gives none for the generator: our choice 64, 256).
+        blocks_per_level: residual blocks per level in encoders and decoder (2).
+        weighting_levels, weighting_width: the weighting U-Net of Sec. 3.5 (the paper gives no size; our choice:
+            4 levels from 32 to 128 channels), same blocks as the generator.
+    """
+
+    def __init__(
+        self,
+        pose_channels: int = NUM_JOINTS,
+        guide_channels: int = 0,
+        num_levels: int = 7,
+        base_width: int = 64,
+        max_width: int = 256,
+        blocks_per_level: int = 2,
+        weighting_levels: int = 4,
+        weighting_width: int = 32,
+    ) -> None:
+        super().__init__()
+        self.num_levels = num_levels
+        self.pose_in_channels = pose_channels + guide_channels
+        widths = level_widths(base_width, max_width, num_levels)
+        self.appearance_encoder = UNetEncoder(3, widths, blocks_per_level)
+        self.pose_encoder = UNetEncoder(self.pose_in_channels, widths, blocks_per_level)
+        self.feature_warping = nn.ModuleList(FeatureWarping(w) for w in widths)
+        self.decoder = UNetDecoder([2 * w for w in widths], widths, 3, blocks_per_level)
+        weighting = level_widths(weighting_width, 4 * weighting_width, weighting_levels)
+        self.weighting_encoder = UNetEncoder(3 + 3 + 2 + NUM_VISIBILITY_CLASSES, weighting, blocks_per_level)
+        self.weighting_decoder = UNetDecoder(weighting, weighting, 1, blocks_per_level)
+
+    def feature_path(self, source: Tensor, pose: Tensor, flow: Tensor, visibility: Tensor) -> Tensor:
+        """``x_tilde = G_d({W_F(c_a^k, F, V), c_p^k}) [B, 3, H, W]`` in [-1, 1] (Sec. 3.2 and 3.4)."""
+        appearance = self.appearance_encoder(source)
+        pose_features = self.pose_encoder(pose)
+        skips = [
+            torch.cat([warping(c_a, flow, visibility), c_p], 1)
+            for warping, c_a, c_p in zip(self.feature_warping, appearance, pose_features, strict=True)
+        ]
+        return torch.tanh(self.decoder(skips))
+
+    def pixel_weight(self, warped: Tensor, feature_image: Tensor, flow: Tensor, visibility: Tensor) -> Tensor:
+        """``z [B, 1, H, W]`` in (0, 1) from ``(x_w, x_tilde, F, V)``; ``F`` enters divided by ``(W, H)`` so it is
+        of order 1 (our choice)."""
+        height, width = flow.shape[-2:]
+        scale = torch.tensor([1.0 / width, 1.0 / height], device=flow.device, dtype=flow.dtype).view(1, 2, 1, 1)
+        inputs = torch.cat([warped, feature_image, flow * scale, visibility], 1)
+        return torch.sigmoid(self.weighting_decoder(self.weighting_encoder(inputs)))
+
+    def forward(
+        self, source: Tensor, pose: Tensor, flow: Tensor, vis_logits: Tensor, guide: Tensor | None = None
+    ) -> IntrinsicOutput:
+        """``source x_1 [B, 3, H, W]`` in [-1, 1], ``pose p_2 [B, 18, H, W]``, ``flow F [B, 2, H, W]`` (pixels,
+        target -> source), ``vis_logits [B, 3, H, W]``, ``guide [B, guide_channels, H, W]`` (fusion only)."""
+        self._check(source, pose, flow, vis_logits, guide)
+        if guide is not None:
+            pose = torch.cat([pose, guide], 1)
+        visibility = vis_logits.softmax(1)
+        feature_image = self.feature_path(source, pose, flow, visibility)
+        warped = warp(source, flow)
+        weight = self.pixel_weight(warped, feature_image, flow, visibility)
+        image = weight * warped + (1 - weight) * feature_image  # Eq. 3
+        return IntrinsicOutput(image=image, feature_image=feature_image, warped=warped, weight=weight)
+
+    def _check(self, source: Tensor, pose: Tensor, flow: Tensor, vis_logits: Tensor, guide: Tensor | None) -> None:
+        size = tuple(source.shape[-2:])
+        if source.dim() != 4 or source.shape[1] != 3:
+            raise ValueError(f"IntrinsicGenerator expects a source image [B, 3, H, W], got {tuple(source.shape)}")
+        channels = pose.shape[1] + (0 if guide is None else guide.shape[1])
+        if channels != self.pose_in_channels:
+            raise ValueError(
+                f"IntrinsicGenerator expects {self.pose_in_channels} pose (+ guide) channels, got {channels}"
+            )
+        for name, tensor, want in (("flow", flow, 2), ("vis_logits", vis_logits, NUM_VISIBILITY_CLASSES)):
+            if tensor.shape[1] != want or tuple(tensor.shape[-2:]) != size:
+                raise ValueError(
+                    f"IntrinsicGenerator: {name} must be [B, {want}, {size[0]}, {size[1]}], got {tuple(tensor.shape)}"
+                )

@@ -1,0 +1,281 @@
+"""Stage 4 (``lightning_modules/refine.py``): both variants, fusion, schedules, metrics and the CLI round trip."""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+
+import lightning as L
+import pytest
+import torch
+import torchvision
+from torch.utils.data import DataLoader, default_collate
+
+from datamodules.fashion_datamodule import FashionDataModule
+from lightning_modules.cli import main as vton
+from lightning_modules.refine import RefineModule, tryon_stand_in
+from losses.affine import affine_loss, affine_pose_pair
+from models.discriminator import MultiScaleDiscriminator
+from models.flow_regressor import FlowRegressor
+from models.intrinsic_generator import IntrinsicGenerator
+from models.pose_encoder import PoseEncoder
+from models.refiner import Refiner
+from models.single_transform import SingleTransform
+
+REPO = Path(__file__).resolve().parents[2]
+FAST_ADAM = partial(torch.optim.Adam, lr=2e-3, betas=(0.5, 0.999))
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny networks train several times faster on one thread than on two contended ones."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+@pytest.fixture
+def df_batch(tiny_synthetic_roots) -> dict:
+    """Two samples of the tiny synthetic set in the DeepFashion layout (64x48)."""
+    data = FashionDataModule(
+        dataset="deepfashion", root=str(tiny_synthetic_roots["deepfashion"]), image_size=(64, 48), num_workers=0
+    )
+    data.setup("fit")
+    return default_collate([data.train_set[i] for i in range(2)])
+
+
+def tiny_module(variant: str, warning: str | None = None, **kwargs) -> RefineModule:
+    """A 64x48 module of width 4-16; ``warning``: a pattern one of the construction warnings must match."""
+    torch.manual_seed(0)
+    nets = {
+        "warping": partial(SingleTransform, pose_encoder=PoseEncoder(width=8, num_layers=4), head_widths=(16, 2)),
+        "refiner": partial(Refiner, widths=(8, 16), num_blocks=1),
+        "generator": partial(
+            IntrinsicGenerator,
+            num_levels=3,
+            base_width=8,
+            max_width=16,
+            blocks_per_level=1,
+            weighting_levels=2,
+            weighting_width=4,
+        ),  # fmt: skip
+        "discriminator": partial(MultiScaleDiscriminator, num_scales=1, base_width=4),
+        "flow_regressor": partial(FlowRegressor, base_width=4, max_width=8, num_levels=3, blocks_per_level=1),
+    }
+    defaults = {"perceptual_scales": (1.0, 0.5)} if variant == "single_transform" else {}
+    if variant == "intrinsic_flow":
+        defaults |= {"pixel_warping_start_epoch": 0, "adversarial_start_epoch": 0}
+    with pytest.warns(UserWarning, match=warning):  # untrained VGG / flow regressor, LPIPS unavailable
+        return RefineModule(
+            variant=variant, image_size=(64, 48), g_optimizer=FAST_ADAM, d_optimizer=FAST_ADAM, **nets,
+            **(defaults | kwargs),
+        )  # fmt: skip
+
+
+def fit_on(module: L.LightningModule, batch: dict, batches: int, epochs: int = 1) -> L.Trainer:
+    trainer = L.Trainer(
+        max_epochs=epochs, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+        enable_model_summary=False,
+    )  # fmt: skip
+    trainer.fit(module, train_dataloaders=DataLoader([batch] * batches, batch_size=None))
+    return trainer
+
+
+@torch.no_grad()
+def watched_loss(module: RefineModule, batch: dict, name: str) -> float:
+    """One generator loss, or ``aff`` on a fixed affine draw (the module's own draws change with the step)."""
+    if name == "aff":
+        shifted, target_flow = affine_pose_pair(
+            batch["tgt_pose"], torch.Generator().manual_seed(0), module.affine_ranges
+        )
+        return float(affine_loss(module.warping(shifted, batch["tgt_pose"]), target_flow))
+    return float(module.generator_losses(batch, module(batch))[name])
+
+
+# Loss -> the fraction of its starting value it must fall below. L_aff falls more slowly: only every other batch is
+# an affine-task step and the draws change every step.
+@pytest.mark.parametrize(
+    ("variant", "watched"),
+    [("single_transform", {"per": 0.7, "aff": 0.8}), ("intrinsic_flow", {"l1": 0.7, "perc": 0.7})],
+)
+def test_optimisation_on_one_batch_drives_the_losses_down(variant, watched, df_batch, one_thread) -> None:
+    module = tiny_module(variant)
+    before = {name: watched_loss(module, df_batch, name) for name in watched}
+    fit_on(module, df_batch, batches=80)
+    after = {name: watched_loss(module, df_batch, name) for name in watched}
+    for name, fraction in watched.items():
+        assert after[name] < fraction * before[name], (
+            f"{variant}: {name} went from {before[name]:.3f} to {after[name]:.3f}"
+        )
+
+
+def test_tasks_alternate_batch_by_batch_or_join_in_eq_8(df_batch, one_thread) -> None:
+    alternating = fit_on(tiny_module("single_transform"), df_batch, batches=2).callback_metrics
+    assert {"train/affine/aff", "train/g/per", "train/g/adv"} <= set(alternating)
+    assert "train/g/aff" not in alternating
+    joint = fit_on(tiny_module("single_transform", alternate_tasks=False), df_batch, batches=2).callback_metrics
+    assert {"train/g/aff", "train/g/per"} <= set(joint) and "train/affine/aff" not in joint
+    total = joint["train/g/per"] + 0.1 * joint["train/g/adv"] + 0.001 * joint["train/g/aff"]  # Eq. 8
+    torch.testing.assert_close(joint["train/g/total"], total)
+
+
+def test_appendix_b_two_phase_schedule(df_batch, one_thread) -> None:
+    module = tiny_module("single_transform", two_phase_epoch=1)
+    trainer = fit_on(module, df_batch, batches=2, epochs=1)
+    assert "train/d/adv" not in trainer.callback_metrics  # phase 1: no generative loss
+    assert [group["lr"] for group in trainer.optimizers[0].param_groups] == [1e-6, 1e-6]
+    trainer = fit_on(module, df_batch, batches=2, epochs=2)
+    decoder_lr, rest_lr = (group["lr"] for group in trainer.optimizers[0].param_groups)
+    assert (decoder_lr, rest_lr) == (1e-4, 1e-8)
+    assert len(trainer.optimizers[0].param_groups[0]["params"]) == len(list(module.refiner.decoder.parameters()))
+
+
+def test_fusion_stand_in_keeps_the_garment_and_degrades_the_rest(df_batch) -> None:
+    torch.manual_seed(0)
+    guide = tryon_stand_in(df_batch)
+    garment = df_batch["tgt_masks"]["cloth"].expand_as(guide) > 0.5
+    assert garment.any() and (~garment).any()
+    torch.testing.assert_close(guide[garment], df_batch["tgt_img"][garment])
+    assert (guide - df_batch["tgt_img"])[~garment].abs().mean() > 0.02
+    with pytest.raises(KeyError, match="neither 'tryon' nor tgt_masks"):
+        tryon_stand_in({"tgt_img": df_batch["tgt_img"]})
+    module = tiny_module("single_transform", fusion=True)
+    tryon = torch.zeros_like(df_batch["tgt_img"])
+    assert module.guide(df_batch | {"tryon": tryon}) is tryon  # stage 3's result when the batch has it
+    assert module(df_batch)["image"].shape == (2, 3, 64, 48)
+
+
+def test_intrinsic_flow_regressor_is_frozen_and_the_untrained_one_is_announced(df_batch) -> None:
+    module = tiny_module("intrinsic_flow", "intrinsic flow regressor is UNTRAINED", pixel_warping_start_epoch=3)
+    module.train()
+    assert not module.flow_regressor.training
+    assert not any(p.requires_grad for p in module.flow_regressor.parameters())
+    out = module(df_batch)
+    torch.testing.assert_close(out["image"], out["feature_image"])  # the generator phase trains x_tilde
+    module.generator_losses(df_batch, out)["l1"].backward()
+    assert all(p.grad is None for p in module.generator.weighting_encoder.parameters())
+    with pytest.raises(Exception, match=r"stage 2 \(warp\): checkpoint '/nonexistent.ckpt' not found"):
+        RefineModule(variant="intrinsic_flow", image_size=(64, 48), flow_checkpoint="/nonexistent.ckpt")
+
+
+def test_pixel_warping_phase_freezes_the_generator(df_batch) -> None:
+    module = tiny_module("intrinsic_flow", pixel_warping_start_epoch=0)
+    module.on_train_epoch_start()
+    module.train()
+    out = module(df_batch)
+    torch.testing.assert_close(out["image"], out["weight"] * out["warped"] + (1 - out["weight"]) * out["feature_image"])
+    module.generator_losses(df_batch, out)["l1"].backward()
+    assert all(p.grad is None for net in module.feature_path for p in net.parameters())
+    assert all(not net.training for net in module.feature_path)
+    assert any(p.grad is not None for p in module.generator.weighting_decoder.parameters())
+
+
+def test_unknown_variant_and_loss_names_fail() -> None:
+    with pytest.raises(ValueError, match="unknown variant 'gfla'"):
+        RefineModule(variant="gfla")
+    with pytest.raises(ValueError, match=r"unknown loss 'l1'; this stage has \['adv', 'aff', 'per'\]"):
+        RefineModule(loss_weights={"l1": 1.0})
+
+
+def test_lpips_is_reported_unavailable_without_its_backbone_file(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    with pytest.warns(UserWarning, match=r"LPIPS unavailable: alexnet-owt-7be5be79.pth not found in .*hub/checkpoints"):
+        module = RefineModule(image_size=(64, 48), loss_weights={"per": 0.0})
+    assert module.pretrained_status["lpips_alex"].startswith("unavailable: alexnet-owt-7be5be79.pth not found in ")
+    assert not module._lpips_metrics
+
+
+def test_lpips_is_logged_when_its_backbone_file_exists(tmp_path, monkeypatch, df_batch) -> None:
+    # A stand-in file with random AlexNet weights, only to exercise the plumbing (never done outside tests).
+    folder = tmp_path / "hub" / "checkpoints"
+    folder.mkdir(parents=True)
+    torch.save(torchvision.models.alexnet().state_dict(), folder / "alexnet-owt-7be5be79.pth")
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    module = tiny_module("single_transform")
+    assert module.pretrained_status["lpips_alex"] == f"imagenet:{folder / 'alexnet-owt-7be5be79.pth'}"
+    trainer = L.Trainer(logger=False, enable_progress_bar=False, enable_model_summary=False)
+    metrics = trainer.validate(module, DataLoader([df_batch], batch_size=None), verbose=False)[0]
+    assert {"val/lpips", "val/warped_only/lpips", "val/l1_32", "val/warped_only/ssim"} <= set(metrics)
+    assert not [key for key in module.state_dict() if "lpips" in key]  # kept out of checkpoints
+
+
+# ---------------------------------------------------------------------------------------------------- CLI
+def tiny_stage4_args(config: str, data_root: Path) -> list[str]:
+    """Overrides that make ``configs/<config>.yaml`` a seconds-long CPU run at 64x48."""
+    common = [
+        *("--trainer", str(REPO / "configs/trainer/smoke.yaml")),
+        *("--trainer.logger", str(REPO / "configs/logger/csv.yaml")),
+        *("--data.root", str(data_root), "--data.image_size", "[64, 48]"),
+        *("--data.batch_size", "2", "--data.num_workers", "0"),
+        *("--model.init_args.discriminator.init_args.base_width", "4"),
+    ]
+    if config == "stage4_refine":
+        return [
+            *common,
+            *("--model.init_args.warping.init_args.pose_encoder.init_args.width", "8"),
+            *("--model.init_args.warping.init_args.head_widths", "[16, 2]"),
+            *("--model.init_args.refiner.init_args.widths", "[8, 16]"),
+            *("--model.init_args.refiner.init_args.num_blocks", "1"),
+            *("--model.init_args.discriminator.init_args.num_scales", "1"),
+            *("--model.init_args.perceptual_scales", "[1.0, 0.5]"),
+        ]
+    return [
+        *common,
+        *("--model.init_args.generator.init_args.num_levels", "3"),
+        *("--model.init_args.generator.init_args.base_width", "8"),
+        *("--model.init_args.generator.init_args.max_width", "16"),
+        *("--model.init_args.generator.init_args.blocks_per_level", "1"),
+        *("--model.init_args.generator.init_args.weighting_levels", "2"),
+        *("--model.init_args.generator.init_args.weighting_width", "4"),
+        *("--model.init_args.discriminator.init_args.n_down", "2"),
+        *("--model.init_args.adversarial_start_epoch", "0"),
+        *("--model.init_args.pixel_warping_start_epoch", "1"),
+    ]
+
+
+def test_cli_fit_test_and_reload_seed_002(tmp_path, tiny_synthetic_roots, df_batch, monkeypatch, one_thread) -> None:
+    monkeypatch.chdir(tmp_path)
+    args = tiny_stage4_args("stage4_refine", tiny_synthetic_roots["deepfashion"])
+    vton(["fit", "-c", str(REPO / "configs/stage4_refine.yaml"), *args])
+    last = tmp_path / "outputs/stage4_refine/checkpoints/last.ckpt"
+    checkpoint = torch.load(last, map_location="cpu", weights_only=False)
+    assert len(checkpoint["optimizer_states"]) == 2
+    assert not [key for key in checkpoint["state_dict"] if ".vgg." in key]
+    vton(["test", "-c", str(REPO / "configs/stage4_refine.yaml"), *args, "--ckpt_path", str(last)])
+    fit_log, test_log = (tmp_path / f"outputs/stage4_refine/version_{i}/metrics.csv" for i in (0, 1))
+    assert {"train/affine/aff", "val/ssim", "val/warped_only/l1_32"} <= set(
+        fit_log.read_text().splitlines()[0].split(",")
+    )
+    assert {"test/psnr", "test/warped_only/l1", "test/no_flow/ssim"} <= set(
+        test_log.read_text().splitlines()[0].split(",")
+    )
+    assert list((tmp_path / "outputs/stage4_refine/version_0/images").glob("val_grid_step*.png"))
+    reloaded = RefineModule.load_from_checkpoint(last, map_location="cpu").eval()
+    with torch.no_grad():
+        assert torch.isfinite(reloaded(df_batch)["image"]).all()
+
+
+def test_cli_fit_seed_004_on_a_stage2_checkpoint(
+    tmp_path, tiny_synthetic_roots, stage2_run, monkeypatch, one_thread
+) -> None:
+    stage2 = stage2_run("stage2_warp_flow") / "outputs/stage2_warp_flow/checkpoints/last.ckpt"
+    monkeypatch.chdir(tmp_path)
+    args = tiny_stage4_args("stage4_refine_intrinsic", tiny_synthetic_roots["deepfashion"])
+    vton(
+        [
+            "fit",
+            "-c",
+            str(REPO / "configs/stage4_refine_intrinsic.yaml"),
+            *args,
+            "--model.init_args.flow_checkpoint",
+            str(stage2),
+        ]
+    )
+    last = tmp_path / "outputs/stage4_refine_intrinsic/checkpoints/last.ckpt"
+    state = torch.load(last, map_location="cpu", weights_only=False)["state_dict"]
+    stage2_state = torch.load(stage2, map_location="cpu", weights_only=False)["state_dict"]
+    for key, value in stage2_state.items():  # the frozen regressor is stage 2's, unchanged by stage 4's training
+        torch.testing.assert_close(state[key], value)
+    header = (tmp_path / "outputs/stage4_refine_intrinsic/version_0/metrics.csv").read_text().splitlines()[0]
+    assert {"train/g/l1", "train/g/perc", "train/d/adv", "val/ssim", "val/warped_only/ssim"} <= set(header.split(","))

@@ -258,7 +258,7 @@ class LayoutModule(StageModule):
         return None
 
     # ------------------------------------------------------------------ evaluation
-    def _evaluate(self, batch: dict, split: str) -> dict[str, Tensor]:
+    def evaluate(self, batch: dict, split: str) -> dict[str, Tensor]:
         out = self(batch)
         pred = out["layout_logits"].argmax(1)
         parsing, cloth_iou = getattr(self, f"{split}_parsing"), getattr(self, f"{split}_cloth_iou")
@@ -272,13 +272,8 @@ class LayoutModule(StageModule):
         self.log(f"{split}/cloth_iou", cloth_iou, batch_size=pred.shape[0])
         return out
 
-    def validation_step(self, batch: dict, batch_idx: int) -> None:
-        out = self._evaluate(batch, "val")
-        if batch_idx == 0:
-            self.log_image_grid("val/grid", self._grid_columns(batch, out), self.hparams.num_logged_images)
-
     def test_step(self, batch: dict, batch_idx: int) -> None:
-        self._evaluate(batch, "test")
+        self.evaluate(batch, "test")
         self.test_parsing_copy.update(batch["src_parse"], batch["tgt_parse"])  # "copy the source parsing" baseline
 
     def on_validation_epoch_end(self) -> None:
@@ -294,7 +289,7 @@ class LayoutModule(StageModule):
         self.log(f"{prefix}/pixel_accuracy", values["pixel_accuracy"])
         metric.reset()
 
-    def _grid_columns(self, batch: dict, out: dict[str, Tensor]) -> dict[str, Tensor]:
+    def grid_columns(self, batch: dict, out: dict[str, Tensor]) -> dict[str, Tensor]:
         """Inputs | predicted vs true parsing | coarse image | mask | target (all [B, 3, H, W] in [0, 1])."""
         columns = {
             "source": (batch["src_img"] + 1) / 2,

@@ -39,8 +39,8 @@ def merge_loss_weights(defaults: Mapping[str, float], overrides: Mapping[str, fl
 class StageModule(LightningModule):
     """Base class of the stage LightningModules (no layers here; subclasses get their networks injected).
 
-    Subclasses set ``self.loss_weights`` (see ``merge_loss_weights``) and call ``weighted_total`` and
-    ``update`` from their ``training_step``.
+    Subclasses set ``self.loss_weights`` (see ``merge_loss_weights``), call ``weighted_total`` and ``update``
+    from their ``training_step``, and implement ``evaluate`` and ``grid_columns`` (``validation_step`` is here).
     """
 
     loss_weights: dict[str, float]
@@ -80,6 +80,19 @@ class StageModule(LightningModule):
             if grad_clip > 0:
                 self.clip_gradients(optimizer, gradient_clip_val=grad_clip, gradient_clip_algorithm="norm")
             optimizer.step()
+
+    def evaluate(self, batch: dict, split: str) -> dict[str, Tensor]:
+        """Run the stage on a ``val``/``test`` batch, update that split's metrics, return the outputs."""
+        raise NotImplementedError
+
+    def grid_columns(self, batch: dict, out: dict[str, Tensor]) -> dict[str, Tensor]:
+        """Named ``[B, 3, H, W]`` images in [0, 1] for the validation grid (inputs | outputs | target)."""
+        raise NotImplementedError
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        out = self.evaluate(batch, "val")
+        if batch_idx == 0:
+            self.log_image_grid("val/grid", self.grid_columns(batch, out), self.hparams.num_logged_images)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         state = checkpoint["state_dict"]

@@ -24,5 +24,8 @@ def sample_background(rng: np.random.Generator, height: int, width: int, kind: s
         texture = Gradient(float(rng.uniform(-np.pi, np.pi)), -0.4, 0.6, colours)
     else:
         texture = sample_noise(rng, float(rng.uniform(0.15, 0.4)), colours, None)
-    y, x = np.mgrid[0:height, 0:width].astype(np.float32) / np.float32(height)
-    return texture(x.ravel() - 0.5 * width / height, y.ravel() - 0.5).reshape(3, height, width).astype(np.float32)
+    # The weight is evaluated on the broadcast grid (a row of x times a column of y): a few full-image passes.
+    x = np.arange(width, dtype=np.float32)[None, :] / np.float32(height) - np.float32(0.5 * width / height)
+    y = np.arange(height, dtype=np.float32)[:, None] / np.float32(height) - np.float32(0.5)
+    weight = texture.weight(x, y)
+    return colours[0][:, None, None] + (colours[1] - colours[0])[:, None, None] * weight

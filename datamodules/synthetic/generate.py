@@ -23,7 +23,7 @@ from datamodules.synthetic.flat import render_flat
 from datamodules.synthetic.garments import TOP_KINDS, Outfit, sample_outfit, sample_top
 from datamodules.synthetic.identity import Identity, sample_identity
 from datamodules.synthetic.keypoints import keypoints
-from datamodules.synthetic.person import build_looks
+from datamodules.synthetic.person import build_outfit_looks
 from datamodules.synthetic.pose_prior import sample_articulation, sample_framing, sample_framing_kind, sample_sequence
 from datamodules.synthetic.render import Frame, Rendered, ground_truth_flow, render
 from datamodules.synthetic.skeleton import Articulation, Framing, PosedBody, pose_body
@@ -89,8 +89,8 @@ def _render_people(
 ) -> tuple[list[PersonImage], list[tuple[Rendered, PosedBody]]]:
     """Render ``identity`` in each (outfit, pose, framing) over one background, evaluating shared looks once."""
     bodies = [pose_body(identity.shape, pose, framing) for pose, (framing, _) in zip(poses, framings, strict=True)]
-    looks_of = {id(o): build_looks(identity, o) for o in outfits}
-    frames = [Frame(body, looks_of[id(o)]) for body, o in zip(bodies, outfits, strict=True)]
+    looks = build_outfit_looks(identity, outfits)
+    frames = [Frame(body, part_looks) for body, part_looks in zip(bodies, looks, strict=True)]
     rendered = render(frames, [background] * len(frames))
     people = [
         PersonImage(to_uint8(r.image), r.parse, keypoints(b, r.part), kind, pose.yaw, o.top.kind)

@@ -57,7 +57,7 @@ def keypoints(body: PosedBody, part: np.ndarray) -> np.ndarray:
             visible = depth > FACE_MIN_DEPTH[joint]
         else:
             xy = body.joints[joint]
-        ix, iy = int(np.rint(xy[0])), int(np.rint(xy[1]))
+        ix, iy = round(float(xy[0])), round(float(xy[1]))  # half to even, as np.rint
         visible = visible and xy[0] > 1 and xy[1] > 1 and ix < width and iy < height
         visible = visible and int(part[iy, ix]) != BACKGROUND_PART and int(part[iy, ix]) in JOINT_OWNERS[joint]
         out[j] = (xy[0], xy[1], float(visible))

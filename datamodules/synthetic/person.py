@@ -9,10 +9,12 @@ skin to, so synthetic and real parsing agree.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from datamodules.contract import CIHP_TORSO_SKIN_DEFAULT, LIP_LABELS
-from datamodules.synthetic.garments import DRESS_SKIRT_TOP, WAIST_Y, Outfit, sleeve_frame
+from datamodules.synthetic.garments import DRESS_SKIRT_TOP, WAIST_Y, Outfit, Top, sleeve_frame
 from datamodules.synthetic.identity import Identity
 from datamodules.synthetic.looks import (
     HAIR_VOLUMES,
@@ -82,3 +84,28 @@ def build_looks(identity: Identity, outfit: Outfit) -> dict[str, Look]:
             f"{side}_foot": LimbLook(shape.foot, shape.radii["foot"], outfit.shoes, SHOE_LABEL[side]),
         }
     return looks
+
+
+def top_parts(top: Top) -> frozenset[str]:
+    """The parts whose look depends on the top: torso, upper arms and forearms (sleeves), a dress's skirt."""
+    arms = (f"{side}_{limb}" for side in SIDES for limb in ("upper_arm", "forearm"))
+    return frozenset({"torso", *arms, *(("skirt",) if top.kind == "dress" else ())})
+
+
+def build_outfit_looks(identity: Identity, outfits: Sequence[Outfit]) -> list[dict[str, Look]]:
+    """``build_looks`` for each of ``outfits``; outfits that differ only in the top (a cross-garment pair) share
+    the look objects of every other part, which the renderer then evaluates once for all their frames."""
+    built: list[tuple[Outfit, dict[str, Look]]] = []
+    result = []
+    for outfit in outfits:
+        looks = next((looks for other, looks in built if other is outfit), None)
+        if looks is None:
+            looks = build_looks(identity, outfit)
+            for other, shared in built:
+                if other.lower is outfit.lower and other.shoes is outfit.shoes:
+                    keep = top_parts(outfit.top) | top_parts(other.top)
+                    looks |= {name: look for name, look in shared.items() if name in looks and name not in keep}
+                    break
+            built.append((outfit, looks))
+        result.append(looks)
+    return result

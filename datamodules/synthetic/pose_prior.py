@@ -18,6 +18,7 @@ fitted to all frames.
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import numpy as np
@@ -35,7 +36,9 @@ Angles = tuple[float, float]
 
 
 def _deg(rng: np.random.Generator, mean: float, std: float, lo: float, hi: float) -> float:
-    return float(np.radians(np.clip(rng.normal(mean, std), lo, hi)))
+    """A normal draw in degrees clipped to ``[lo, hi]``, in radians (plain Python: on scalars numpy's per-call
+    overhead is all the cost)."""
+    return math.radians(min(max(float(rng.normal(mean, std)), lo), hi))
 
 
 # Arm angle priors per mode, degrees, (mean, std, low, high) of a normal clipped to [low, high]: upper-arm
@@ -88,7 +91,7 @@ def limb_foreshortening(shape: BodyShape, pose: Articulation) -> float:
     """Smallest ratio of projected to true bone length over all limbs (1 = in the image plane)."""
     joints, _ = project(shape, pose, Framing(1.0, (0.0, 0.0)))
     ratios = [
-        np.linalg.norm(joints[f"{side}_{end}"] - joints[f"{side}_{start}"]) / getattr(shape, length)
+        math.dist(joints[f"{side}_{end}"], joints[f"{side}_{start}"]) / getattr(shape, length)
         for side in SIDES
         for start, end, length in LIMB_CHAINS.values()
     ]

@@ -4,8 +4,8 @@ For every part, each pixel of its image box is mapped to the part's material coo
 (``placement.to_local``); the look gives its silhouette distance, colour and label. Parts are composited
 back to front by their depth key (``PosedBody.part_depth``) with an antialiased edge (coverage = clip(0.5 -
 signed distance in pixels)); the hard maps (part index, LIP parsing) take a part where its coverage is at
-least one half. Frames that share a look (the two poses of a same-garment pair, the frames of a sequence)
-evaluate it once over all their pixels.
+least one half. Frames that share a look (the two poses of a pair, but for the top of a cross-garment pair;
+the frames of a sequence) evaluate it once over all their pixels.
 
 Ground truth between a target and a source frame of the same body (``ground_truth_flow``): at a target pixel
 ``p`` whose front part is ``k`` with material coordinates ``u``, the source position of the same material
@@ -16,6 +16,7 @@ nearest pixel; 2 otherwise (self-occlusion or out of the frame); 0 on the target
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -63,8 +64,8 @@ class _Layer:
 
 def _box(frame: Frame, name: str, height: int, width: int) -> tuple[slice, slice] | None:
     x0, y0, x1, y1 = frame.body.placements[name].bbox(frame.looks[name].bounds)
-    x0, y0 = max(int(np.floor(x0)) - 1, 0), max(int(np.floor(y0)) - 1, 0)
-    x1, y1 = min(int(np.ceil(x1)) + 2, width), min(int(np.ceil(y1)) + 2, height)
+    x0, y0 = max(math.floor(x0) - 1, 0), max(math.floor(y0) - 1, 0)
+    x1, y1 = min(math.ceil(x1) + 2, width), min(math.ceil(y1) + 2, height)
     return (slice(y0, y1), slice(x0, x1)) if x1 > x0 and y1 > y0 else None
 
 
@@ -145,21 +146,28 @@ def ground_truth_flow(target: Rendered, source: Rendered, source_body: PosedBody
     (0 background, 1 visible in the source, 2 occluded or outside the source frame). ``source_body`` must be
     the same body (same parts) as the target's, in the source pose."""
     height, width = target.part.shape
-    flow = np.zeros((2, height, width), np.float32)
-    vis = np.zeros((height, width), np.uint8)
+    pixels, sources, faces, owners = [], [], [], []  # per part: flat target pixels, source x / y, facing, part index
     for name, (box, coords) in target.material.items():
         index = PART_INDEX[name]
-        front = target.part[box] == index
-        if not front.any():
+        ys, xs = np.nonzero(target.part[box] == index)
+        if ys.size == 0:
             continue
-        ys, xs = np.nonzero(front)
-        qx, qy, facing = source_body.placements[name].to_image(tuple(c[front] for c in coords))
-        py, px = ys + box[0].start, xs + box[1].start
-        flow[0, py, px], flow[1, py, px] = qx - px, qy - py
+        local = tuple(c[ys, xs] for c in coords)
+        qx, qy, facing = source_body.placements[name].to_image(local)
+        pixels.append((ys + box[0].start) * width + (xs + box[1].start))
+        sources.append((qx, qy))
+        faces.append(np.ones(ys.size, bool) if facing is None else facing)
+        owners.append(np.full(ys.size, index, np.int16))
+    flow = np.zeros((2, height * width), np.float32)
+    vis = np.zeros(height * width, np.uint8)
+    if pixels:
+        pixel = np.concatenate(pixels)
+        qx, qy = (np.concatenate(q) for q in zip(*sources, strict=True))
+        flow[0, pixel] = qx - (pixel % width).astype(np.float32)
+        flow[1, pixel] = qy - (pixel // width).astype(np.float32)
         ix, iy = np.rint(qx), np.rint(qy)
-        inside = (ix >= 0) & (ix <= width - 1) & (iy >= 0) & (iy <= height - 1)
-        if facing is not None:
-            inside &= facing
-        hit = source.part[np.where(inside, iy, 0).astype(np.intp), np.where(inside, ix, 0).astype(np.intp)] == index
-        vis[py, px] = np.where(inside & hit, 1, 2)
-    return flow, vis
+        inside = (ix >= 0) & (ix <= width - 1) & (iy >= 0) & (iy <= height - 1) & np.concatenate(faces)
+        nearest = np.where(inside, iy * width + ix, 0).astype(np.intp)
+        hit = inside & (source.part.ravel()[nearest] == np.concatenate(owners))
+        vis[pixel] = np.where(hit, 1, 2)
+    return flow.reshape(2, height, width), vis.reshape(height, width)

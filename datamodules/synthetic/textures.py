@@ -114,10 +114,13 @@ class Gradient:
     hi: float
     colours: np.ndarray  # [2, 3]
 
-    def __call__(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    def weight(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Weight of ``colours[1]`` in [0, 1], elementwise over broadcastable ``x``, ``y``."""
         u, _ = _rotate(x, y, self.angle)
-        t = np.clip((u - np.float32(self.lo)) / np.float32(self.hi - self.lo), 0.0, 1.0)
-        return mix(self.colours[0], self.colours[1], t)
+        return np.clip((u - np.float32(self.lo)) / np.float32(self.hi - self.lo), 0.0, 1.0)
+
+    def __call__(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return mix(self.colours[0], self.colours[1], self.weight(x, y))
 
 
 def _bilinear(
@@ -134,21 +137,27 @@ def _bilinear(
 def value_noise_tile(lattice: np.ndarray, octaves: int, resolution: int) -> np.ndarray:
     """One period of fractal value noise on the periodic ``lattice`` ``[n, n]`` (``octaves`` halving in size,
     smoothstep interpolation), sampled on a ``[resolution + 1]^2`` grid whose last row and column repeat the
-    first (so bilinear lookups need no wrap-around), normalised to [0, 1]."""
+    first (so bilinear lookups need no wrap-around), normalised to [0, 1]. The grid is a product of two axes,
+    so each octave interpolates along y on lattice columns, then along x."""
     n = lattice.shape[0]
-    padded = np.pad(lattice, ((0, 1), (0, 1)), mode="wrap").ravel()
+    padded = np.pad(lattice, ((0, 1), (0, 1)), mode="wrap")
     grid = np.arange(resolution + 1, dtype=np.float32) * np.float32(n / resolution)
-    u, v = np.meshgrid(grid, grid)
-    total = np.zeros_like(u)
+    total = np.zeros((resolution + 1, resolution + 1), np.float32)
     for octave in range(octaves):
-        uo, vo = (u * 2**octave + 17.3 * octave) % n, (v * 2**octave + 5.1 * octave) % n
-        iu, iv = np.floor(uo).astype(np.int64), np.floor(vo).astype(np.int64)
-        fu, fv = uo - iu, vo - iv
-        total += np.float32(0.5**octave) * _bilinear(
-            padded, n + 1, iu, iv, fu * fu * (3 - 2 * fu), fv * fv * (3 - 2 * fv)
+        (iu, wu), (iv, wv) = (
+            _smooth_cell((grid * 2**octave + np.float32(shift * octave)) % n) for shift in (17.3, 5.1)
         )
+        columns = padded[iv] * (1 - wv)[:, None] + padded[iv + 1] * wv[:, None]  # [rows, n + 1]
+        total += np.float32(0.5**octave) * (columns[:, iu] * (1 - wu) + columns[:, iu + 1] * wu)
     total -= total.min()
-    return (total / max(float(total.max()), 1e-6)).astype(np.float32)
+    return total / max(float(total.max()), 1e-6)
+
+
+def _smooth_cell(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Lattice cell ``floor(u)`` and the smoothstep of the fraction within it."""
+    cell = np.floor(u)
+    f = u - cell
+    return cell.astype(np.intp), f * f * (3 - 2 * f)
 
 
 @dataclass(frozen=True)
@@ -163,7 +172,7 @@ class Noise:
     colours: np.ndarray  # [2, 3]
 
     def value(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """Noise value ``[N]`` in [0, 1]."""
+        """Noise value in [0, 1], elementwise over broadcastable ``x``, ``y``."""
         res = self.tile.shape[0] - 1
         scale = np.float32(res / self.period)
         u, v = x * scale, y * scale
@@ -173,11 +182,15 @@ class Noise:
         iv = iv.astype(np.int64) & (res - 1)
         return _bilinear(self.tile.ravel(), res + 1, iu, iv, fu, fv)
 
-    def __call__(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    def weight(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Weight of ``colours[1]`` in [0, 1], elementwise over broadcastable ``x``, ``y``."""
         w = self.value(x, y)
         if self.threshold is not None:
             w = np.clip((w - np.float32(self.threshold)) * np.float32(8.0) + 0.5, 0.0, 1.0)
-        return mix(self.colours[0], self.colours[1], w)
+        return w
+
+    def __call__(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return mix(self.colours[0], self.colours[1], self.weight(x, y))
 
 
 def sample_noise(rng: np.random.Generator, feature: float, colours: np.ndarray, threshold: float | None) -> Noise:

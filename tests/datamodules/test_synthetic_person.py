@@ -11,7 +11,7 @@ from scipy import ndimage
 from datamodules.contract import LIP_LABELS
 from datamodules.synthetic.garments import Outfit, sample_lower, sample_top
 from datamodules.synthetic.identity import sample_identity
-from datamodules.synthetic.person import build_looks
+from datamodules.synthetic.person import build_looks, build_outfit_looks, top_parts
 from datamodules.synthetic.render import Frame, render
 from datamodules.synthetic.skeleton import Articulation, Framing, pose_body
 from datamodules.synthetic.textures import Solid
@@ -67,3 +67,28 @@ def test_left_labels_are_on_the_persons_left() -> None:
     # Frontal body: the person's left is the image's right.
     for left, right in (("left_arm", "right_arm"), ("left_leg", "right_leg"), ("left_shoe", "right_shoe")):
         assert xs[parse == L[left]].mean() > 96 > xs[parse == L[right]].mean()
+
+
+def test_outfits_differing_in_the_top_share_the_other_looks() -> None:
+    # A cross-garment pair: same lower garment and shoes, another top. Every part but the top's is one look object
+    # for both (evaluated once), and rendering with the shared looks changes no pixel.
+    rng = np.random.default_rng(3)
+    identity = sample_identity(rng)
+    lower = sample_lower(rng, "trousers")
+    first = Outfit(sample_top(rng, identity.shape, "short_sleeve"), lower, SHOES)
+    second = Outfit(sample_top(rng, identity.shape, "long_sleeve"), lower, SHOES)
+    shared = build_outfit_looks(identity, [first, second, first])
+    assert shared[0] is shared[2]
+    for name, look in shared[1].items():
+        assert (look is shared[0][name]) == (name not in top_parts(second.top))
+    assert top_parts(second.top) == {"torso", "r_upper_arm", "l_upper_arm", "r_forearm", "l_forearm"}
+    bodies = [pose_body(identity.shape, Articulation(yaw=yaw), Framing(60.0, (96.0, 50.0))) for yaw in (0.3, -0.2)]
+    background = [np.ones((3, 256, 192), np.float32)] * 2
+    together = render([Frame(bodies[0], shared[0]), Frame(bodies[1], shared[1])], background)
+    apart = [
+        render([Frame(b, build_looks(identity, o))], background[:1])[0]
+        for b, o in zip(bodies, (first, second), strict=True)
+    ]
+    for a, b in zip(together, apart, strict=True):
+        np.testing.assert_array_equal(a.image, b.image)
+        np.testing.assert_array_equal(a.parse, b.parse)

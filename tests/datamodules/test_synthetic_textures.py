@@ -17,6 +17,7 @@ from datamodules.synthetic.textures import (
     sample_noise,
     sample_texture,
     text_bitmap,
+    value_noise_tile,
 )
 
 A, B, C = np.float32([1, 0, 0]), np.float32([0, 0, 1]), np.float32([0, 1, 0])
@@ -64,6 +65,43 @@ def test_noise_is_periodic_smooth_and_in_range() -> None:
     np.testing.assert_allclose(noise.value(x + np.float32(noise.period), y), values, atol=1e-4)
     step = noise.value(x + np.float32(EDGE_SOFTNESS / 10), y) - values
     assert np.abs(step).max() < 0.05  # no jumps below the pattern's own scale
+
+
+def test_value_noise_tile_is_the_bilinear_smoothstep_octave_sum() -> None:
+    # Reference, point by point: octave o samples the periodic lattice at (g 2^o + 17.3 o, g 2^o + 5.1 o) mod n
+    # for grid step g = n / resolution, blending the four neighbours with smoothstep weights, weight 0.5^o.
+    n, octaves, resolution = 4, 2, 8
+    lattice = np.random.default_rng(5).random((n, n), dtype=np.float32)
+    expected = np.zeros((resolution + 1, resolution + 1))
+    for row in range(resolution + 1):
+        for col in range(resolution + 1):
+            for octave in range(octaves):
+                u = (col * n / resolution * 2**octave + 17.3 * octave) % n
+                v = (row * n / resolution * 2**octave + 5.1 * octave) % n
+                iu, iv = int(u), int(v)
+                wu, wv = (f * f * (3 - 2 * f) for f in (u - iu, v - iv))
+                corners = [lattice[(iv + dv) % n, (iu + du) % n] for dv in (0, 1) for du in (0, 1)]
+                top, bottom = corners[0] * (1 - wu) + corners[1] * wu, corners[2] * (1 - wu) + corners[3] * wu
+                expected[row, col] += 0.5**octave * (top * (1 - wv) + bottom * wv)
+    expected = (expected - expected.min()) / (expected.max() - expected.min())
+    tile = value_noise_tile(lattice, octaves, resolution)
+    assert tile.dtype == np.float32
+    np.testing.assert_allclose(tile, expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["gradient", "noise"])
+def test_weights_on_a_broadcast_grid_match_the_texture_at_points(kind: str) -> None:
+    # Backgrounds evaluate ``weight`` on a row of x times a column of y; it must be the texture's own mix weight.
+    colours = np.stack([A, B])
+    if kind == "gradient":
+        texture = Gradient(angle=0.7, lo=-0.4, hi=0.6, colours=colours)
+    else:
+        texture = sample_noise(np.random.default_rng(3), 0.2, colours, 0.5)
+    x, y = np.linspace(-0.5, 0.5, 7, dtype=np.float32), np.linspace(-0.5, 0.5, 5, dtype=np.float32)
+    weight = texture.weight(x[None, :], y[:, None])
+    assert weight.shape == (5, 7) and np.ptp(weight) > 0.05
+    xs, ys = np.meshgrid(x, y)
+    np.testing.assert_allclose(texture(xs.ravel(), ys.ravel()), (A[:, None] + (B - A)[:, None] * weight.ravel()))
 
 
 def test_print_decal_only_changes_its_rectangle() -> None:

@@ -3,17 +3,12 @@
 import pytest
 import torch
 
-from models.flow_regressor import FlowAndVisibility, FlowRegressor, level_widths
+from models.flow_regressor import FlowAndVisibility, FlowRegressor
 
 
 def tiny_regressor() -> FlowRegressor:
     torch.manual_seed(0)
     return FlowRegressor(base_width=8, max_width=16, num_levels=4, blocks_per_level=1).eval()
-
-
-def test_level_widths_rise_linearly_from_32_to_128_over_seven_levels() -> None:
-    assert level_widths(32, 128, 7) == [32, 48, 64, 80, 96, 112, 128]
-    assert level_widths(8, 8, 1) == [8]
 
 
 def test_outputs_depend_on_both_poses_and_keep_the_input_size_at_odd_sizes() -> None:

@@ -12,6 +12,7 @@ from typing import TypeVar
 
 import torch
 from lightning.pytorch import LightningModule
+from lightning.pytorch.core.mixins.hparams_mixin import _given_hyperparameters
 
 from lightning_modules.stage import is_pretrained_key
 
@@ -37,7 +38,13 @@ def load_stage(path: str, module_class: type[ModuleT], stage: str, frozen: bool 
     file = Path(path).expanduser()
     if not file.is_file():
         raise StageCheckpointError(f"{stage}: checkpoint {str(file)!r} not found")
-    module = module_class.load_from_checkpoint(file, map_location="cpu", strict=False)
+    # LightningCLI hands the config of the module it is building to every save_hyperparameters() called meanwhile
+    # (a context variable); a stage loaded inside another stage's __init__ must record its own checkpoint's instead.
+    token = _given_hyperparameters.set(None)
+    try:
+        module = module_class.load_from_checkpoint(file, map_location="cpu", strict=False)
+    finally:
+        _given_hyperparameters.reset(token)
     saved = set(torch.load(file, map_location="cpu", weights_only=False)["state_dict"])
     own = {key for key in module.state_dict() if not is_pretrained_key(key)}
     missing, unexpected = sorted(own - saved), sorted(saved - own)

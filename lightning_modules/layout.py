@@ -284,9 +284,9 @@ class LayoutModule(StageModule):
         self._log_parsing("test/copy_source", self.test_parsing_copy)
 
     def _log_parsing(self, prefix: str, metric: ParsingIoU) -> None:
-        values = metric.compute()
-        self.log(f"{prefix}/miou", values["miou"])
-        self.log(f"{prefix}/pixel_accuracy", values["pixel_accuracy"])
+        values = metric.compute()  # torchmetrics sums the confusion matrices of all ranks: the same on every rank
+        self.log(f"{prefix}/miou", values["miou"], sync_dist=True)
+        self.log(f"{prefix}/pixel_accuracy", values["pixel_accuracy"], sync_dist=True)
         metric.reset()
 
     def grid_columns(self, batch: dict, out: dict[str, Tensor]) -> dict[str, Tensor]:

@@ -441,7 +441,7 @@ class RefineModule(StageModule):
         """LPIPS is not a registered child (see ``__init__``), so it is computed and logged here, then reset."""
         for name, metric in self._lpips_metrics.items():
             if name.split("_")[0] == split and metric.update_count:
-                self.log(f"{METRIC_PREFIXES[name]}/lpips", metric.compute())
+                self.log(f"{METRIC_PREFIXES[name]}/lpips", metric.compute(), sync_dist=True)  # compute() already syncs
                 metric.reset()
 
     def on_validation_epoch_end(self) -> None:

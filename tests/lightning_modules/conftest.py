@@ -176,3 +176,49 @@ def stage2_run(
 def stage2_args(tiny_synthetic_roots: dict[str, Path]) -> Callable[[str], list[str]]:
     """``args(config)``: ``tiny_stage2_args`` on the tiny synthetic sets, for tests that run the CLI themselves."""
     return partial(tiny_stage2_args, roots=tiny_synthetic_roots)
+
+
+# --- stage 3 (synthesis) -----------------------------------------------------------------------------------------
+def tiny_stage3_args(data_root: Path | str, layout_checkpoint: Path | None, warp_checkpoint: Path | None) -> list[str]:
+    """Overrides that make ``configs/stage3_synthesis.yaml`` a seconds-long CPU run at 64x48, teacher-forced or fed by
+    the given frozen stage-1 / stage-2 checkpoints."""
+    frozen = [
+        *(("--model.init_args.layout_checkpoint", str(layout_checkpoint)) if layout_checkpoint else ()),
+        *(("--model.init_args.warp_checkpoint", str(warp_checkpoint)) if warp_checkpoint else ()),
+    ]
+    return [
+        *("--trainer", str(REPO / "configs/trainer/smoke.yaml")),
+        *("--trainer.logger", str(REPO / "configs/logger/csv.yaml")),
+        *("--data.root", str(data_root), "--data.image_size", "[64, 48]"),
+        *("--data.batch_size", "2", "--data.num_workers", "0"),
+        *("--model.init_args.generator.init_args.base_width", "4"),
+        *("--model.init_args.generator.init_args.n_blocks", "1"),
+        *("--model.init_args.discriminator.init_args.num_scales", "2"),
+        *("--model.init_args.discriminator.init_args.base_width", "4"),
+        *("--model.init_args.local_crop_size", "[32, 32]"),
+        *frozen,
+    ]
+
+
+@pytest.fixture(scope="session")
+def stage3_args(tiny_synthetic_roots: dict[str, Path], stage1_run: Path, stage2_run) -> Callable[[], list[str]]:
+    """``args()``: ``tiny_stage3_args`` fed by the frozen ``stage1_run`` (SPG-VTON) and the tps ``stage2_run``."""
+    layout = stage1_run / "outputs/stage1_layout/checkpoints/last.ckpt"
+    warp = stage2_run("stage2_warp_tps") / "outputs/stage2_warp_tps/checkpoints/last.ckpt"
+    return partial(tiny_stage3_args, tiny_synthetic_roots["mpv"], layout, warp)
+
+
+@pytest.fixture(scope="session")
+def stage3_run(tmp_path_factory: pytest.TempPathFactory, stage3_args) -> Path:
+    """A finished tiny ``vton fit -c configs/stage3_synthesis.yaml`` from the frozen stage 1 and stage 2 (tps) runs;
+    returns its working folder (checkpoint at ``outputs/stage3_synthesis/checkpoints/last.ckpt``)."""
+    from lightning_modules.cli import main as vton
+
+    folder = tmp_path_factory.mktemp("stage3_run")
+    previous = Path.cwd()
+    os.chdir(folder)
+    try:
+        vton(["fit", "-c", str(REPO / "configs/stage3_synthesis.yaml"), *stage3_args()])
+    finally:
+        os.chdir(previous)
+    return folder

@@ -429,28 +429,39 @@ class DatasetReader(ABC):
         ground_truth: tuple[Tensor, Tensor] | None,
     ) -> dict:
         """Resize everything to ``image_size`` and assemble the contract dict."""
-        size = self.image_size
         sample: dict[str, Any] = {}
         for side, person in (("src", source), ("tgt", target)):
-            keypoints = rescale_keypoints(person.keypoints, tuple(person.image.shape[-2:]), size)
-            parse = torch.zeros(size, dtype=torch.long) if person.parse is None else resize_labels(person.parse, size)
-            sample[f"{side}_img"] = resize_image(to_signed_unit(person.image), size).clamp(-1.0, 1.0)
-            sample[f"{side}_kpts"] = keypoints
-            sample[f"{side}_pose"] = self.keypoint_maps(keypoints, size)
-            sample[f"{side}_parse"] = parse
-            sample[f"{side}_masks"] = derived_masks(parse)
+            sample.update({f"{side}_{key}": value for key, value in self.resize_person(person).items()})
         sample["src_agnostic"] = cloth_agnostic_image(sample["src_img"], sample["src_parse"])
-        if cloth is None:
-            sample["cloth"] = torch.zeros(3, *size)
-            sample["cloth_mask"] = torch.zeros(1, *size)
-        else:
-            sample["cloth"] = resize_image(to_signed_unit(cloth[0]), size).clamp(-1.0, 1.0)
-            sample["cloth_mask"] = resize_labels(cloth[1], size)[None].float()
+        sample["cloth"], sample["cloth_mask"] = self.resize_cloth(cloth)
         if ground_truth is not None:
-            sample["flow_gt"] = resize_flow(ground_truth[0][None], size)[0]
-            sample["vis_gt"] = resize_labels(ground_truth[1], size)
+            sample["flow_gt"] = resize_flow(ground_truth[0][None], self.image_size)[0]
+            sample["vis_gt"] = resize_labels(ground_truth[1], self.image_size)
         sample["meta"] = self.meta(record, source)
         return sample
+
+    def resize_person(self, person: RawPerson) -> dict[str, Any]:
+        """One person at ``image_size``: ``img [3,H,W]`` in [-1, 1], ``kpts [18,3]``, ``pose [18,H,W]``, ``parse [H,W]``
+        (zeros without a parsing file) and ``masks`` (``derived_masks``)."""
+        size = self.image_size
+        keypoints = rescale_keypoints(person.keypoints, tuple(person.image.shape[-2:]), size)
+        parse = torch.zeros(size, dtype=torch.long) if person.parse is None else resize_labels(person.parse, size)
+        return {
+            "img": resize_image(to_signed_unit(person.image), size).clamp(-1.0, 1.0),
+            "kpts": keypoints,
+            "pose": self.keypoint_maps(keypoints, size),
+            "parse": parse,
+            "masks": derived_masks(parse),
+        }
+
+    def resize_cloth(self, cloth: tuple[Tensor, Tensor] | None) -> tuple[Tensor, Tensor]:
+        """The in-shop garment and its mask at ``image_size`` (``[3,H,W]`` in [-1, 1], ``[1,H,W]``); zeros if None."""
+        size = self.image_size
+        if cloth is None:
+            return torch.zeros(3, *size), torch.zeros(1, *size)
+        return resize_image(to_signed_unit(cloth[0]), size).clamp(-1.0, 1.0), resize_labels(cloth[1], size)[
+            None
+        ].float()
 
     def meta(self, record: SampleRecord, source: RawPerson) -> dict[str, str]:
         """String metadata (the same keys for every format, so batches collate)."""

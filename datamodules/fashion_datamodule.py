@@ -25,6 +25,27 @@ def augmentation_generator(seed: int, epoch: int, index: int) -> torch.Generator
     return torch.Generator().manual_seed(int(state))
 
 
+def make_loader(
+    dataset: Dataset,
+    batch_size: int,
+    num_workers: int,
+    sampler: DistributedSampler | None = None,
+    pin_memory: bool = False,
+) -> DataLoader:
+    """The project's DataLoader: order from ``sampler`` only (training) or the dataset's order, never a dropped
+    last batch (every evaluation sample counts), persistent workers when there are any."""
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        sampler=sampler,
+        shuffle=False,
+        num_workers=num_workers,
+        pin_memory=pin_memory,
+        persistent_workers=num_workers > 0,
+        drop_last=False,
+    )
+
+
 class FashionDataset(Dataset):
     """Contract samples of one split: ``reader.load(record)``, then the optional paired augmentation.
 
@@ -224,14 +245,5 @@ class FashionDataModule(LightningDataModule):
         return self._loader(self.test_set)
 
     def _loader(self, dataset: FashionDataset, sampler: DistributedSampler | None = None) -> DataLoader:
-        workers = self.hparams.num_workers
-        return DataLoader(
-            dataset,
-            batch_size=self.hparams.batch_size,
-            sampler=sampler,
-            shuffle=False,
-            num_workers=workers,
-            pin_memory=self.hparams.pin_memory,
-            persistent_workers=workers > 0,
-            drop_last=False,
-        )
+        hp = self.hparams
+        return make_loader(dataset, hp.batch_size, hp.num_workers, sampler, pin_memory=hp.pin_memory)

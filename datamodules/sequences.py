@@ -27,6 +27,7 @@ from lightning.pytorch import LightningDataModule
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from datamodules.contract import SYNTHETIC_GT_DIR, DatasetFormatError
+from datamodules.fashion_datamodule import make_loader
 from datamodules.pose import KeypointMapEncoder
 from datamodules.readers.base import (
     SPLITS,
@@ -406,13 +407,4 @@ class SequenceDataModule(LightningDataModule):
         return self._loader(self.dataset("test"))
 
     def _loader(self, dataset: SequenceDataset, sampler: DistributedSampler | None = None) -> DataLoader:
-        workers = self.hparams.num_workers
-        return DataLoader(
-            dataset,
-            batch_size=self.hparams.batch_size,
-            sampler=sampler,
-            shuffle=False,
-            num_workers=workers,
-            persistent_workers=workers > 0,
-            drop_last=False,
-        )
+        return make_loader(dataset, self.hparams.batch_size, self.hparams.num_workers, sampler)

@@ -38,6 +38,16 @@ def tiny_synthetic_roots(tmp_path_factory: pytest.TempPathFactory) -> dict[str, 
 
 
 @pytest.fixture
+def synthetic_batch(tiny_synthetic_roots) -> dict:
+    """Two synthetic MPV-layout training samples at 64x48, with ``flow_gt`` and ``vis_gt``."""
+    datamodule = FashionDataModule(
+        dataset="mpv", root=str(tiny_synthetic_roots["mpv"]), image_size=(64, 48), batch_size=2, num_workers=0
+    )
+    datamodule.setup("fit")
+    return default_collate([datamodule.train_set[i] for i in range(2)])
+
+
+@pytest.fixture
 def tiny_mpv_datamodule(mpv_fixture_root: Path) -> FashionDataModule:
     return FashionDataModule(
         dataset="mpv", root=str(mpv_fixture_root), image_size=TINY_SIZE, batch_size=2, num_workers=0

@@ -27,15 +27,6 @@ FAST_ADAM = partial(torch.optim.Adam, lr=2e-3, betas=(0.5, 0.999))
 
 
 @pytest.fixture
-def one_thread():
-    """Tiny networks train several times faster on one thread than on two contended ones."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
-@pytest.fixture
 def df_batch(tiny_synthetic_roots) -> dict:
     """Two samples of the tiny synthetic set in the DeepFashion layout (64x48)."""
     data = FashionDataModule(
@@ -99,7 +90,7 @@ def watched_loss(module: RefineModule, batch: dict, name: str) -> float:
     ("variant", "watched"),
     [("single_transform", {"per": 0.7, "aff": 0.8}), ("intrinsic_flow", {"l1": 0.7, "perc": 0.7})],
 )
-def test_optimisation_on_one_batch_drives_the_losses_down(variant, watched, df_batch, one_thread) -> None:
+def test_optimisation_on_one_batch_drives_the_losses_down(variant, watched, df_batch) -> None:
     module = tiny_module(variant)
     before = {name: watched_loss(module, df_batch, name) for name in watched}
     fit_on(module, df_batch, batches=80)
@@ -110,7 +101,7 @@ def test_optimisation_on_one_batch_drives_the_losses_down(variant, watched, df_b
         )
 
 
-def test_tasks_alternate_batch_by_batch_or_join_in_eq_8(df_batch, one_thread) -> None:
+def test_tasks_alternate_batch_by_batch_or_join_in_eq_8(df_batch) -> None:
     alternating = fit_on(tiny_module("single_transform"), df_batch, batches=2).callback_metrics
     assert {"train/affine/aff", "train/g/per", "train/g/adv"} <= set(alternating)
     assert "train/g/aff" not in alternating
@@ -120,7 +111,7 @@ def test_tasks_alternate_batch_by_batch_or_join_in_eq_8(df_batch, one_thread) ->
     torch.testing.assert_close(joint["train/g/total"], total)
 
 
-def test_appendix_b_two_phase_schedule(df_batch, one_thread) -> None:
+def test_appendix_b_two_phase_schedule(df_batch) -> None:
     module = tiny_module("single_transform", two_phase_epoch=1)
     trainer = fit_on(module, df_batch, batches=2, epochs=1)
     assert "train/d/adv" not in trainer.callback_metrics  # phase 1: no generative loss
@@ -234,7 +225,7 @@ def tiny_stage4_args(config: str, data_root: Path) -> list[str]:
     ]
 
 
-def test_cli_fit_test_and_reload_seed_002(tmp_path, tiny_synthetic_roots, df_batch, monkeypatch, one_thread) -> None:
+def test_cli_fit_test_and_reload_seed_002(tmp_path, tiny_synthetic_roots, df_batch, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     args = tiny_stage4_args("stage4_refine", tiny_synthetic_roots["deepfashion"])
     vton(["fit", "-c", str(REPO / "configs/stage4_refine.yaml"), *args])
@@ -256,9 +247,7 @@ def test_cli_fit_test_and_reload_seed_002(tmp_path, tiny_synthetic_roots, df_bat
         assert torch.isfinite(reloaded(df_batch)["image"]).all()
 
 
-def test_cli_fit_seed_004_on_a_stage2_checkpoint(
-    tmp_path, tiny_synthetic_roots, stage2_run, monkeypatch, one_thread
-) -> None:
+def test_cli_fit_seed_004_on_a_stage2_checkpoint(tmp_path, tiny_synthetic_roots, stage2_run, monkeypatch) -> None:
     stage2 = stage2_run("stage2_warp_flow") / "outputs/stage2_warp_flow/checkpoints/last.ckpt"
     monkeypatch.chdir(tmp_path)
     args = tiny_stage4_args("stage4_refine_intrinsic", tiny_synthetic_roots["deepfashion"])

@@ -11,9 +11,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import DataLoader, default_collate
+from torch.utils.data import DataLoader
 
-from datamodules.fashion_datamodule import FashionDataModule
 from lightning_modules.checkpoints import load_stage
 from lightning_modules.cli import main as vton
 from lightning_modules.layout import LayoutModule
@@ -29,31 +28,12 @@ FAST_ADAM = partial(torch.optim.Adam, lr=2e-3, betas=(0.5, 0.999))
 NO_ID = {"id": 0.0}  # no face embedder in most tests
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread for these tiny tensors: on a busy 2-core machine two threads contend (up to ~50x slower)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def tiny_module(**kwargs) -> SynthesisModule:
     torch.manual_seed(0)
     kwargs.setdefault("generator", partial(ResNetGenerator, base_width=8, n_blocks=1, head="image_mask"))
     kwargs.setdefault("discriminator", partial(MultiScaleDiscriminator, num_scales=2, base_width=4))
     kwargs.setdefault("loss_weights", NO_ID)
     return SynthesisModule(image_size=(64, 48), g_optimizer=FAST_ADAM, d_optimizer=FAST_ADAM, **kwargs)
-
-
-@pytest.fixture
-def synthetic_batch(tiny_synthetic_roots) -> dict:
-    """Two synthetic MPV-layout training samples at 64x48, with ``flow_gt`` and ``vis_gt``."""
-    datamodule = FashionDataModule(
-        dataset="mpv", root=str(tiny_synthetic_roots["mpv"]), image_size=(64, 48), batch_size=2, num_workers=0
-    )
-    datamodule.setup("fit")
-    return default_collate([datamodule.train_set[i] for i in range(2)])
 
 
 def test_composition_by_hand() -> None:

@@ -44,16 +44,6 @@ def tiny_module(variant: str, **kwargs) -> WarpModule:
     return WarpModule(variant=variant, image_size=(64, 48), **TINY_NETS[variant], **kwargs)
 
 
-@pytest.fixture
-def synthetic_batch(tiny_synthetic_roots) -> dict:
-    """Two synthetic MPV-layout training samples at 64x48, with ``flow_gt`` and ``vis_gt``."""
-    datamodule = FashionDataModule(
-        dataset="mpv", root=str(tiny_synthetic_roots["mpv"]), image_size=(64, 48), batch_size=2, num_workers=0
-    )
-    datamodule.setup("fit")
-    return default_collate([datamodule.train_set[i] for i in range(2)])
-
-
 @torch.no_grad()
 def total_loss(module: WarpModule, batch: dict) -> float:
     """The weighted loss in train mode (batch-norm statistics of this batch, as during the updates)."""

@@ -17,7 +17,8 @@ from torch import Tensor
 Scores = Tensor | Sequence[Tensor]
 
 
-def _as_list(scores: Scores) -> list[Tensor]:
+def score_maps(scores: Scores) -> list[Tensor]:
+    """One score map or a list of them (one per scale) as a non-empty list."""
     scores = [scores] if isinstance(scores, Tensor) else list(scores)
     if not scores:
         raise ValueError("adversarial loss: got an empty list of discriminator outputs")
@@ -30,7 +31,7 @@ def lsgan_d_loss(real_scores: Scores, fake_scores: Scores) -> Tensor:
     The 0.5 follows the LSGAN paper (Mao et al. 2017, Eq. 2) and pix2pixHD. Pass ``fake_scores`` computed on
     detached fakes.
     """
-    real, fake = _as_list(real_scores), _as_list(fake_scores)
+    real, fake = score_maps(real_scores), score_maps(fake_scores)
     if len(real) != len(fake):
         raise ValueError(f"lsgan_d_loss: {len(real)} real but {len(fake)} fake score maps")
     return sum(0.5 * (((r - 1) ** 2).mean() + (f**2).mean()) for r, f in zip(real, fake, strict=True))
@@ -38,7 +39,7 @@ def lsgan_d_loss(real_scores: Scores, fake_scores: Scores) -> Tensor:
 
 def lsgan_g_loss(fake_scores: Scores) -> Tensor:
     """Generator loss ``sum_s mean((D_s(fake) - 1)^2)`` (LSGAN with target c=1; no 0.5, as in pix2pixHD's G loss)."""
-    return sum(((f - 1) ** 2).mean() for f in _as_list(fake_scores))
+    return sum(((f - 1) ** 2).mean() for f in score_maps(fake_scores))
 
 
 def gradient_penalty(real_scores: Scores, real_inputs: Tensor, weight: float = 1.0) -> Tensor:
@@ -66,7 +67,7 @@ def gradient_penalty(real_scores: Scores, real_inputs: Tensor, weight: float = 1
             "gradient_penalty: real_inputs must require grad; call x = real.detach().requires_grad_() before D(x)"
         )
     penalty = real_inputs.new_zeros(())
-    for scores in _as_list(real_scores):
+    for scores in score_maps(real_scores):
         if not scores.requires_grad:
             continue  # a constant output has zero gradient with respect to the input
         (grad,) = torch.autograd.grad(

@@ -13,14 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from losses.adversarial import Scores
-
-
-def _maps(scores: Scores) -> list[Tensor]:
-    maps = [scores] if isinstance(scores, Tensor) else list(scores)
-    if not maps:
-        raise ValueError("vanilla GAN loss: got an empty list of discriminator outputs")
-    return maps
+from losses.adversarial import Scores, score_maps
 
 
 def _bce(logits: Tensor, target: float) -> Tensor:
@@ -31,7 +24,7 @@ def _bce(logits: Tensor, target: float) -> Tensor:
 
 def bce_d_loss(real_scores: Scores, fake_scores: Scores) -> Tensor:
     """``sum_s BCE(D_s(real), 1) + BCE(D_s(fake), 0)`` (pass scores of detached fakes)."""
-    real, fake = _maps(real_scores), _maps(fake_scores)
+    real, fake = score_maps(real_scores), score_maps(fake_scores)
     if len(real) != len(fake):
         raise ValueError(f"bce_d_loss: {len(real)} real but {len(fake)} fake score maps")
     return sum(_bce(r, 1.0) + _bce(f, 0.0) for r, f in zip(real, fake, strict=True))
@@ -39,4 +32,4 @@ def bce_d_loss(real_scores: Scores, fake_scores: Scores) -> Tensor:
 
 def bce_g_loss(fake_scores: Scores) -> Tensor:
     """Non-saturating generator loss ``sum_s BCE(D_s(fake), 1) = -mean log sigmoid(D_s(fake))``."""
-    return sum(_bce(f, 1.0) for f in _maps(fake_scores))
+    return sum(_bce(f, 1.0) for f in score_maps(fake_scores))

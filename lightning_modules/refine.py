@@ -42,11 +42,9 @@ import math
 import warnings
 from collections.abc import Callable
 from functools import partial
-from pathlib import Path
 
 import kornia
 import torch
-import torch.nn.functional as F
 from lightning.pytorch.cli import OptimizerCallable
 from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor, nn
@@ -62,7 +60,7 @@ from losses.affine import AffineRanges, affine_loss, affine_pose_pair
 from losses.perceptual import LAYER_WEIGHT_PRESETS, PerceptualLoss, feature_mse
 from losses.pyramid_perceptual import PyramidPerceptualLoss
 from losses.vanilla_gan import bce_d_loss, bce_g_loss
-from metrics import L1, PSNR, SSIM
+from metrics import L1, PSNR, SSIM, down_up, lpips_or_reason
 from models.discriminator import MultiScaleDiscriminator
 from models.flow_regressor import FlowRegressor
 from models.intrinsic_generator import IntrinsicGenerator
@@ -89,21 +87,6 @@ METRIC_PREFIXES = {
     "test_no_flow": "test/no_flow",
 }
 
-# LPIPS backbones (torchvision files that torchmetrics' LPIPS would otherwise try to download).
-LPIPS_BACKBONE_FILES = {
-    "alex": "alexnet-owt-7be5be79.pth",
-    "vgg": "vgg16-397923af.pth",
-    "squeeze": "squeezenet1_1-b8a52dc0.pth",
-}
-
-
-def down_up(image: Tensor, height: int = 32) -> Tensor:
-    """Seed 002 Table 1's "32" scale: ``[B, C, H, W]`` resized to ``height x round(W height / H)`` (bilinear,
-    anti-aliased) and back to ``H x W``."""
-    size = (height, max(1, round(image.shape[-1] * height / image.shape[-2])))
-    small = F.interpolate(image.float(), size=size, mode="bilinear", antialias=True, align_corners=False)
-    return F.interpolate(small, size=tuple(image.shape[-2:]), mode="bilinear", align_corners=False)
-
 
 def tryon_stand_in(batch: dict, blur_sigma: float = 2.0, noise_std: float = 0.1) -> Tensor:
     """A stand-in for stage 3's ``I_t_hat`` when a pose-transfer batch has no ``tryon`` key: ``[B, 3, H, W]``.
@@ -120,20 +103,6 @@ def tryon_stand_in(batch: dict, blur_sigma: float = 2.0, noise_std: float = 0.1)
     blurred = kornia.filters.gaussian_blur2d(target, (2 * radius + 1,) * 2, (blur_sigma, blur_sigma))
     degraded = (blurred + noise_std * torch.randn_like(target)).clamp(-1, 1)
     return garment * target + (1 - garment) * degraded
-
-
-def lpips_or_reason(net: str) -> tuple[Metric | None, str]:
-    """torchmetrics LPIPS with ``net``'s ImageNet backbone if its file is in ``$TORCH_HOME/hub/checkpoints``; else
-    ``None`` and ``"unavailable: <file> not found in <dir>"`` (never random weights, never a download)."""
-    if net not in LPIPS_BACKBONE_FILES:
-        raise ValueError(f"lpips_net must be one of {sorted(LPIPS_BACKBONE_FILES)}, got {net!r}")
-    folder = Path(torch.hub.get_dir()) / "checkpoints"
-    file = LPIPS_BACKBONE_FILES[net]
-    if not (folder / file).is_file():
-        return None, f"unavailable: {file} not found in {folder}"
-    from torchmetrics.image.lpip import LearnedPerceptualImagePatchSimilarity
-
-    return LearnedPerceptualImagePatchSimilarity(net_type=net), f"imagenet:{folder / file}"
 
 
 class RefineModule(StageModule):

@@ -208,3 +208,11 @@ class L1(PerImageMean):
 
 
 __all__ = ["L1", "PSNR", "SSIM", "MaskSSIM", "PerImageMean", "gaussian_window", "ssim_per_image"]
+
+
+def down_up(image: Tensor, height: int = 32) -> Tensor:
+    """Seed 002 Table 1's "32" scale: ``[B, C, H, W]`` resized to ``height x round(W height / H)`` (bilinear,
+    anti-aliased) and back to ``H x W``."""
+    size = (height, max(1, round(image.shape[-1] * height / image.shape[-2])))
+    small = F.interpolate(image.float(), size=size, mode="bilinear", antialias=True, align_corners=False)
+    return F.interpolate(small, size=tuple(image.shape[-2:]), mode="bilinear", align_corners=False)

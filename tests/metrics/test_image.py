@@ -199,3 +199,14 @@ def test_ddp_sync_over_two_processes_equals_one_process() -> None:
         metric.update(preds, target)
         for rank in (0, 1):
             assert synced[rank][name] == pytest.approx(metric.compute().item(), abs=1e-5)
+
+
+def test_down_up_keeps_smooth_images_and_removes_fine_detail() -> None:
+    from metrics.image import down_up
+
+    constant = torch.full((1, 3, 64, 48), 0.3)
+    torch.testing.assert_close(down_up(constant), constant)  # nothing to lose at the 32 scale
+    stripes = torch.zeros(1, 1, 64, 48)
+    stripes[..., ::2, :] = 1.0  # one-pixel stripes vanish at height 32: only their mean survives
+    inner = (..., slice(4, -4), slice(None))  # the anti-aliasing filter is truncated at the top and bottom rows
+    torch.testing.assert_close(down_up(stripes)[inner], torch.full_like(stripes, 0.5)[inner], atol=1e-5, rtol=0)

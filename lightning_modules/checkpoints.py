@@ -7,6 +7,7 @@ and loads them here, with strict key matching and errors that name the stage.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import TypeVar
 
@@ -23,7 +24,14 @@ class StageCheckpointError(RuntimeError):
     """A stage checkpoint is missing or does not fit the module it should restore."""
 
 
-def load_stage(path: str, module_class: type[ModuleT], stage: str, frozen: bool = True) -> ModuleT:
+def load_stage(
+    path: str,
+    module_class: type[ModuleT],
+    stage: str,
+    frozen: bool = True,
+    overrides: dict | None = None,
+    drop_prefixes: tuple[str, ...] = (),
+) -> ModuleT:
     """Rebuild ``module_class`` from the checkpoint at ``path`` (its saved hyper-parameters) and load its weights.
 
     Args:
@@ -31,6 +39,9 @@ def load_stage(path: str, module_class: type[ModuleT], stage: str, frozen: bool 
         module_class: the stage's LightningModule class.
         stage: the name used in error messages (e.g. ``"stage 1 (layout)"``).
         frozen: put the module in eval mode with ``requires_grad=False`` (teacher-forcing inputs of a later stage).
+        overrides: hyper-parameters replacing the saved ones (e.g. ``{"layout_checkpoint": None}``).
+        drop_prefixes: saved state-dict keys with these prefixes are ignored (the submodules ``overrides`` removed,
+            e.g. ``("layout.",)``); every other key must match exactly.
 
     Raises:
         StageCheckpointError: the file is missing, or its keys differ from the module's (both lists named).
@@ -42,10 +53,16 @@ def load_stage(path: str, module_class: type[ModuleT], stage: str, frozen: bool 
     # (a context variable); a stage loaded inside another stage's __init__ must record its own checkpoint's instead.
     token = _given_hyperparameters.set(None)
     try:
-        module = module_class.load_from_checkpoint(file, map_location="cpu", strict=False)
+        with warnings.catch_warnings():  # the dropped keys; every other key is checked below
+            warnings.filterwarnings("ignore", message="Found keys that are not in the model state dict")
+            module = module_class.load_from_checkpoint(file, map_location="cpu", strict=False, **(overrides or {}))
     finally:
         _given_hyperparameters.reset(token)
-    saved = set(torch.load(file, map_location="cpu", weights_only=False)["state_dict"])
+    saved = {
+        key
+        for key in torch.load(file, map_location="cpu", weights_only=False)["state_dict"]
+        if not key.startswith(drop_prefixes)
+    }
     own = {key for key in module.state_dict() if not is_pretrained_key(key)}
     missing, unexpected = sorted(own - saved), sorted(saved - own)
     if missing or unexpected:

@@ -59,10 +59,14 @@ class StageModule(LightningModule):
         """Whether the loss ``name`` is switched on (weight != 0)."""
         return self.loss_weights[name] != 0.0
 
-    def weighted_total(self, losses: Mapping[str, Tensor], net: str) -> Tensor:
-        """``sum_k w_k * losses[k]``; logs every term and the total under ``train/<net>/``."""
+    def weighted_total(
+        self, losses: Mapping[str, Tensor], net: str, weights: Mapping[str, float] | None = None
+    ) -> Tensor:
+        """``sum_k w_k * losses[k]`` with ``w = weights`` (default ``self.loss_weights``); logs every term and the
+        total under ``train/<net>/``."""
         batch_size = self._batch_size
-        total = sum(self.loss_weights[name] * value for name, value in losses.items())
+        weights = self.loss_weights if weights is None else weights
+        total = sum(weights[name] * value for name, value in losses.items())
         for name, value in losses.items():
             self.log(f"train/{net}/{name}", value.detach(), batch_size=batch_size)
         self.log(f"train/{net}/total", total.detach(), prog_bar=True, batch_size=batch_size)

@@ -293,10 +293,13 @@ class SynthesisModule(StageModule):
             return coarse
         return self.eraser(coarse)
 
-    def forward(self, batch: dict) -> dict[str, Tensor]:
+    def forward(self, batch: dict, inputs: dict[str, Tensor] | None = None) -> dict[str, Tensor]:
         """``coarse_input`` ``I_p'``, ``warped_cloth`` ``C_w``, ``rendered`` ``I_r`` (``[B, 3, H, W]`` in [-1, 1]),
-        ``mask`` ``M [B, 1, H, W]``, ``tryon`` ``I_t_hat``, ``cloth_part`` ``C_hat_t = C_w * M``, ``face``, ``hair``."""
-        inputs = self.stage_inputs(batch)
+        ``mask`` ``M [B, 1, H, W]``, ``tryon`` ``I_t_hat``, ``cloth_part`` ``C_hat_t = C_w * M``, ``face``, ``hair``.
+
+        ``inputs`` (the keys of ``stage_inputs``) replaces the frozen stages / teacher forcing (the e2e chain)."""
+        if inputs is None:
+            inputs = self.stage_inputs(batch)
         coarse_input = self.erase(inputs["coarse"])
         out = self.generator(torch.cat([coarse_input, inputs["warped_cloth"], batch["tgt_pose"]], 1))
         warped_cloth = inputs["warped_cloth"]

@@ -174,14 +174,22 @@ class WarpModule(StageModule):
         if self.layout is None:
             return batch["tgt_masks"]["cloth"]
         with torch.no_grad():
-            layout = self.layout(batch)
+            return self.cloth_region_from_layout(self.layout(batch))
+
+    def cloth_region_from_layout(self, layout: dict[str, Tensor]) -> Tensor:
+        """Stage 1's output -> the target cloth region ``[B, 1, H, W]``: G2's ``cloth_mask`` for the tps variant when
+        stage 1 is SPG-VTON's, else the cloth labels of the arg-maxed parsing, with a straight-through gradient
+        (the value of the hard mask, the gradient of the cloth labels' summed probabilities) for the e2e chain."""
         if self.variant == "tps" and "cloth_mask" in layout:
             return layout["cloth_mask"]
-        return label_mask(layout["layout_logits"].argmax(1), CLOTH_LABELS)
+        hard = label_mask(layout["layout_logits"].argmax(1), CLOTH_LABELS)
+        soft = layout["layout_probs"][:, list(CLOTH_LABELS)].sum(1, keepdim=True)
+        return hard + (soft - soft.detach())  # exactly the hard mask forward
 
     # ------------------------------------------------------------------ forward
-    def forward(self, batch: dict) -> dict[str, Tensor | tuple[Tensor, ...]]:
-        """Per variant:
+    def forward(self, batch: dict, target_mask: Tensor | None = None) -> dict[str, Tensor | tuple[Tensor, ...]]:
+        """``target_mask [B, 1, H, W]`` replaces ``target_cloth_mask(batch)`` (the e2e chain feeds stage 1's). Per
+        variant:
 
         - cascade: ``flow [B,2,H,W]``, ``level_flows`` (coarse to fine), ``warped_cloth``, ``warped_mask``,
           ``target_mask`` (the input ``s_t``);
@@ -192,7 +200,9 @@ class WarpModule(StageModule):
         if self.variant == "flow":
             out = self.flow_regressor(batch["src_pose"], batch["tgt_pose"])
             return {"flow": out.flow, "vis_logits": out.vis_logits}
-        cloth, cloth_mask, target_mask = self.source_cloth(batch), batch["cloth_mask"], self.target_cloth_mask(batch)
+        cloth, cloth_mask = self.source_cloth(batch), batch["cloth_mask"]
+        if target_mask is None:
+            target_mask = self.target_cloth_mask(batch)
         if self.variant == "cascade":
             out = self.flow_estimator(cloth, cloth_mask, target_mask)
             return {

@@ -232,3 +232,61 @@ def stage3_run(tmp_path_factory: pytest.TempPathFactory, stage3_args) -> Path:
     finally:
         os.chdir(previous)
     return folder
+
+
+# --- stage 4 (refine) --------------------------------------------------------------------------------------------
+def tiny_stage4_args(config: str, data_root: Path) -> list[str]:
+    """Overrides that make ``configs/<config>.yaml`` a seconds-long CPU run at 64x48."""
+    common = [
+        *("--trainer", str(REPO / "configs/trainer/smoke.yaml")),
+        *("--trainer.logger", str(REPO / "configs/logger/csv.yaml")),
+        *("--data.root", str(data_root), "--data.image_size", "[64, 48]"),
+        *("--data.batch_size", "2", "--data.num_workers", "0"),
+        *("--model.init_args.discriminator.init_args.base_width", "4"),
+    ]
+    if config == "stage4_refine":
+        return [
+            *common,
+            *("--model.init_args.warping.init_args.pose_encoder.init_args.width", "8"),
+            *("--model.init_args.warping.init_args.head_widths", "[16, 2]"),
+            *("--model.init_args.refiner.init_args.widths", "[8, 16]"),
+            *("--model.init_args.refiner.init_args.num_blocks", "1"),
+            *("--model.init_args.discriminator.init_args.num_scales", "1"),
+            *("--model.init_args.perceptual_scales", "[1.0, 0.5]"),
+        ]
+    return [
+        *common,
+        *("--model.init_args.generator.init_args.num_levels", "3"),
+        *("--model.init_args.generator.init_args.base_width", "8"),
+        *("--model.init_args.generator.init_args.max_width", "16"),
+        *("--model.init_args.generator.init_args.blocks_per_level", "1"),
+        *("--model.init_args.generator.init_args.weighting_levels", "2"),
+        *("--model.init_args.generator.init_args.weighting_width", "4"),
+        *("--model.init_args.discriminator.init_args.n_down", "2"),
+        *("--model.init_args.adversarial_start_epoch", "0"),
+        *("--model.init_args.pixel_warping_start_epoch", "1"),
+    ]
+
+
+@pytest.fixture(scope="session")
+def stage4_fusion_run(tmp_path_factory: pytest.TempPathFactory, tiny_synthetic_roots: dict[str, Path]) -> Path:
+    """A finished tiny ``vton fit -c configs/stage4_refine.yaml -c configs/stage4_refine_fusion.yaml`` (the chain's
+    stage 4, on the MPV layout); checkpoint at ``outputs/stage4_refine_fusion/checkpoints/last.ckpt``."""
+    from lightning_modules.cli import main as vton
+
+    folder = tmp_path_factory.mktemp("stage4_fusion_run")
+    previous = Path.cwd()
+    os.chdir(folder)
+    try:
+        configs = ["-c", str(REPO / "configs/stage4_refine.yaml")]
+        configs += ["-c", str(REPO / "configs/stage4_refine_fusion.yaml")]
+        vton(["fit", *configs, *tiny_stage4_args("stage4_refine", tiny_synthetic_roots["mpv"])])
+    finally:
+        os.chdir(previous)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def stage4_args() -> Callable[[str, Path], list[str]]:
+    """``tiny_stage4_args`` for tests that run the CLI themselves."""
+    return tiny_stage4_args

@@ -192,42 +192,9 @@ def test_lpips_is_logged_when_its_backbone_file_exists(tmp_path, monkeypatch, df
 
 
 # ---------------------------------------------------------------------------------------------------- CLI
-def tiny_stage4_args(config: str, data_root: Path) -> list[str]:
-    """Overrides that make ``configs/<config>.yaml`` a seconds-long CPU run at 64x48."""
-    common = [
-        *("--trainer", str(REPO / "configs/trainer/smoke.yaml")),
-        *("--trainer.logger", str(REPO / "configs/logger/csv.yaml")),
-        *("--data.root", str(data_root), "--data.image_size", "[64, 48]"),
-        *("--data.batch_size", "2", "--data.num_workers", "0"),
-        *("--model.init_args.discriminator.init_args.base_width", "4"),
-    ]
-    if config == "stage4_refine":
-        return [
-            *common,
-            *("--model.init_args.warping.init_args.pose_encoder.init_args.width", "8"),
-            *("--model.init_args.warping.init_args.head_widths", "[16, 2]"),
-            *("--model.init_args.refiner.init_args.widths", "[8, 16]"),
-            *("--model.init_args.refiner.init_args.num_blocks", "1"),
-            *("--model.init_args.discriminator.init_args.num_scales", "1"),
-            *("--model.init_args.perceptual_scales", "[1.0, 0.5]"),
-        ]
-    return [
-        *common,
-        *("--model.init_args.generator.init_args.num_levels", "3"),
-        *("--model.init_args.generator.init_args.base_width", "8"),
-        *("--model.init_args.generator.init_args.max_width", "16"),
-        *("--model.init_args.generator.init_args.blocks_per_level", "1"),
-        *("--model.init_args.generator.init_args.weighting_levels", "2"),
-        *("--model.init_args.generator.init_args.weighting_width", "4"),
-        *("--model.init_args.discriminator.init_args.n_down", "2"),
-        *("--model.init_args.adversarial_start_epoch", "0"),
-        *("--model.init_args.pixel_warping_start_epoch", "1"),
-    ]
-
-
-def test_cli_fit_test_and_reload_seed_002(tmp_path, tiny_synthetic_roots, df_batch, monkeypatch) -> None:
+def test_cli_fit_test_and_reload_seed_002(tmp_path, tiny_synthetic_roots, df_batch, stage4_args, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
-    args = tiny_stage4_args("stage4_refine", tiny_synthetic_roots["deepfashion"])
+    args = stage4_args("stage4_refine", tiny_synthetic_roots["deepfashion"])
     vton(["fit", "-c", str(REPO / "configs/stage4_refine.yaml"), *args])
     last = tmp_path / "outputs/stage4_refine/checkpoints/last.ckpt"
     checkpoint = torch.load(last, map_location="cpu", weights_only=False)
@@ -247,10 +214,12 @@ def test_cli_fit_test_and_reload_seed_002(tmp_path, tiny_synthetic_roots, df_bat
         assert torch.isfinite(reloaded(df_batch)["image"]).all()
 
 
-def test_cli_fit_seed_004_on_a_stage2_checkpoint(tmp_path, tiny_synthetic_roots, stage2_run, monkeypatch) -> None:
+def test_cli_fit_seed_004_on_a_stage2_checkpoint(
+    tmp_path, tiny_synthetic_roots, stage2_run, stage4_args, monkeypatch
+) -> None:
     stage2 = stage2_run("stage2_warp_flow") / "outputs/stage2_warp_flow/checkpoints/last.ckpt"
     monkeypatch.chdir(tmp_path)
-    args = tiny_stage4_args("stage4_refine_intrinsic", tiny_synthetic_roots["deepfashion"])
+    args = stage4_args("stage4_refine_intrinsic", tiny_synthetic_roots["deepfashion"])
     vton(
         [
             "fit",

@@ -12,26 +12,27 @@ hence ``auto_configure_optimizers=False``.
 
 from __future__ import annotations
 
-from lightning.pytorch import LightningModule
+from lightning.pytorch import LightningDataModule, LightningModule
 from lightning.pytorch.cli import LightningCLI
-
-from datamodules.fashion_datamodule import FashionDataModule
 
 
 class VtonCLI(LightningCLI):
-    """LightningCLI with the project's argument links: the data's resolution is the model's (every stage
-    module takes ``image_size: tuple[int, int]``), so it is set in one place."""
+    """LightningCLI with the project's defaults and links: the DataModule is ``FashionDataModule`` unless a config
+    names another ``class_path`` (``SequenceDataModule`` in ``configs/temporal.yaml``), and the data's resolution is
+    the model's (every module takes ``image_size: tuple[int, int]``), so it is set in one place."""
 
     def add_arguments_to_parser(self, parser) -> None:  # noqa: ANN001 (jsonargparse parser)
-        parser.link_arguments("data.image_size", "model.init_args.image_size")
+        parser.set_defaults({"data": {"class_path": "datamodules.fashion_datamodule.FashionDataModule"}})
+        parser.link_arguments("data.init_args.image_size", "model.init_args.image_size")
 
 
-def main(args: list[str] | None = None) -> None:
+def main(args: list[str] | None = None) -> VtonCLI:
     """Run the CLI; ``args`` replaces ``sys.argv[1:]`` (tests), and DDP re-launches reuse ``sys.argv`` untouched."""
-    VtonCLI(
+    return VtonCLI(
         LightningModule,
-        FashionDataModule,
+        LightningDataModule,
         subclass_mode_model=True,
+        subclass_mode_data=True,
         parser_kwargs={"parser_mode": "omegaconf+"},
         auto_configure_optimizers=False,
         save_config_kwargs={"overwrite": True},

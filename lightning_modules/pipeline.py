@@ -45,6 +45,7 @@ from lightning_modules.stage import StageModule
 from lightning_modules.synthesis import SynthesisModule
 from lightning_modules.warp import WarpModule
 from metrics import PSNR, SSIM, MaskSSIM
+from metrics.evaluation import METRIC_NAMES, EvaluationSuite, announce, format_table
 
 TASKS = ("tryon", "pose_transfer")
 STAGES = ("layout", "warp", "synthesis", "refine")
@@ -71,6 +72,10 @@ class TryOnPipeline(StageModule):
         stage_loss_weights: weight of each stage's loss in the joint objective (default 1 each).
         g_optimizer, d_optimizer: optimizer factories over parameter groups (default ``paper_adam``; the G groups
             carry ``stage_lrs``, the D groups the factory's rate).
+        test_metrics: the ``vton test`` table (``metrics.evaluation.METRIC_NAMES``; default: those the task has).
+        weights_dir: folder of the metrics' pretrained files (LPIPS backbones, Inception); ``None``: the torch
+            cache ``$TORCH_HOME/hub/checkpoints``. A metric whose file is absent is reported unavailable and left out.
+        fid_reference: folder of real images for FID's reference statistics (``None``: the real test images).
         grad_clip: gradient-norm clipping of the manual updates (0 = off).
         num_logged_images: samples in the validation image grid.
     """
@@ -88,6 +93,9 @@ class TryOnPipeline(StageModule):
         stage_loss_weights: dict[str, float] | None = None,
         g_optimizer: OptimizerCallable = paper_adam,
         d_optimizer: OptimizerCallable = paper_adam,
+        test_metrics: list[str] | None = None,
+        weights_dir: str | None = None,
+        fid_reference: str | None = None,
         grad_clip: float = 0.0,
         num_logged_images: int = 4,
     ) -> None:
@@ -125,9 +133,9 @@ class TryOnPipeline(StageModule):
             stage.requires_grad_(False) if self.frozen(name) else self._unfreeze(stage)
             self.pretrained_status |= {f"{name}/{k}": v for k, v in stage.pretrained_status.items()}
 
-        self.val_ssim, self.test_ssim = SSIM(), SSIM()
-        self.val_psnr, self.test_psnr = PSNR(), PSNR()
-        self.val_mask_ssim_face, self.test_mask_ssim_face = MaskSSIM(), MaskSSIM()
+        self.val_ssim, self.val_psnr, self.val_mask_ssim_face = SSIM(), PSNR(), MaskSSIM()
+        self.test_metric_names = list(test_metrics) if test_metrics is not None else self._default_test_metrics()
+        self.evaluation: EvaluationSuite | None = None  # built at test start (not a child: kept out of checkpoints)
 
     # ------------------------------------------------------------------ construction
     @staticmethod
@@ -181,6 +189,15 @@ class TryOnPipeline(StageModule):
             if size != tuple(int(v) for v in image_size):
                 raise ValueError(f"{STAGE_NAMES[name]}: trained at image_size {list(size)}, the data gives "
                                  f"{list(image_size)}")  # fmt: skip
+
+    def _default_test_metrics(self) -> list[str]:
+        """Every metric of ``METRIC_NAMES`` this chain has the outputs for."""
+        names = [name for name in METRIC_NAMES if name not in ("parsing_miou", "warped_ssim")]
+        if self.layout is not None:
+            names.append("parsing_miou")
+        if self.task == "tryon":
+            names.append("warped_ssim")
+        return names
 
     @staticmethod
     def _unfreeze(stage: StageModule) -> None:
@@ -312,19 +329,34 @@ class TryOnPipeline(StageModule):
 
     # ------------------------------------------------------------------ evaluation
     def evaluate(self, batch: dict, split: str) -> dict:
+        """Validation: SSIM, PSNR and face Mask-SSIM of the result (the full table is ``vton test``'s)."""
         out = self(batch)
         result, target, batch_size = out["result"], batch["tgt_img"], batch["tgt_img"].shape[0]
         for name, metric, extra in (
-            ("ssim", getattr(self, f"{split}_ssim"), ()),
-            ("psnr", getattr(self, f"{split}_psnr"), ()),
-            ("mask_ssim_face", getattr(self, f"{split}_mask_ssim_face"), (batch["tgt_masks"]["face"],)),
+            ("ssim", self.val_ssim, ()),
+            ("psnr", self.val_psnr, ()),
+            ("mask_ssim_face", self.val_mask_ssim_face, (batch["tgt_masks"]["face"],)),
         ):
             metric.update(result, target, *extra)
             self.log(f"{split}/{name}", metric, batch_size=batch_size)
         return out
 
+    def on_test_epoch_start(self) -> None:
+        if self.evaluation is None:
+            self.evaluation = EvaluationSuite(
+                self.test_metric_names, self.hparams.weights_dir, self.hparams.fid_reference
+            )
+        self.evaluation.reset()
+
     def test_step(self, batch: dict, batch_idx: int) -> None:
-        self.evaluate(batch, "test")
+        self.evaluation.update(self(batch), batch)
+
+    def on_test_epoch_end(self) -> None:
+        """Log every available metric as ``test/<name>`` and print the table (rank 0)."""
+        results = self.evaluation.compute()  # synced over processes
+        for name, value in results.items():
+            self.log(f"test/{name}", value, rank_zero_only=True)
+        announce(format_table(results, self.evaluation.unavailable))
 
     def predict_step(self, batch: dict, batch_idx: int) -> dict:
         return {"result": self(batch)["result"], "meta": batch.get("meta")}

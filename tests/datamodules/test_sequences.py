@@ -183,3 +183,22 @@ def test_video_frame_gaps_and_missing_json_are_named(tmp_path):
     missing = video / "openpose" / "0003_keypoints.json"
     with pytest.raises(DatasetFormatError, match=re.escape(f"{video}: frame 0003 pose not found: {missing}")):
         SequenceDataset(VideoSequenceReader(tmp_path, "train"), n_frames=2)
+
+
+def test_shuffled_training_batches_keep_frame_order_with_workers(synthetic_root):
+    """The datamodule's training loader (shuffled, distributed sampler): two workers give the batches of none, and
+    every window's frames are consecutive and in order."""
+    loaders = [
+        SequenceDataModule(
+            str(synthetic_root), image_size=SIZE, n_frames=3, batch_size=2, num_workers=workers, seed=5
+        ).train_dataloader()
+        for workers in (0, 2)
+    ]
+    serial, parallel = (list(loader) for loader in loaders)
+    assert len(serial) == len(parallel) == 4  # 2 sequences x 4 windows of 3 frames, batches of 2
+    for one, two in zip(serial, parallel, strict=True):
+        assert one["meta"]["frames"] == two["meta"]["frames"] and one["meta"]["sequence"] == two["meta"]["sequence"]
+        assert torch.equal(one["img"], two["img"])
+        assert (torch.diff(two["frame_index"], dim=1) == 1).all()
+    starts = [int(i) for batch in parallel for i in batch["frame_index"][:, 0]]
+    assert starts != sorted(starts)  # shuffled across windows, yet each window stays in order

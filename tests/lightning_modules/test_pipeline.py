@@ -42,8 +42,9 @@ def pipeline(checkpoints: dict[str, Path], **kwargs) -> TryOnPipeline:
     return TryOnPipeline(image_size=(64, 48), **paths, **kwargs)
 
 
-def test_chain_fine_tunes_every_stage_from_tiny_checkpoints(tmp_path, stage_checkpoints, tiny_synthetic_roots,
-                                                            monkeypatch) -> None:  # fmt: skip
+def test_chain_fine_tunes_every_stage_and_tests_with_the_full_table(
+    tmp_path, stage_checkpoints, tiny_synthetic_roots, monkeypatch, capsys
+) -> None:
     monkeypatch.chdir(tmp_path)
     frozen_warp = ["--model.init_args.stage_lrs", "{warp: 0}"]
     args = chain_args(stage_checkpoints, tiny_synthetic_roots["mpv"]) + frozen_warp
@@ -63,9 +64,17 @@ def test_chain_fine_tunes_every_stage_from_tiny_checkpoints(tmp_path, stage_chec
     assert {"train/g/total", "train/layout/focal_s", "train/synthesis/recon", "train/refine/per"} <= set(header)
     assert {"train/d/layout/adv_s", "train/d/synthesis/adv_g", "val/ssim"} <= set(header)
     assert not [key for key in header if key.startswith("train/warp/")]  # frozen: no losses
+    capsys.readouterr()
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "no_weights"))
     vton(["test", "-c", str(REPO / "configs/e2e.yaml"), *args, "--ckpt_path", str(last)])
     test_header = (tmp_path / "outputs/e2e/version_1/metrics.csv").read_text().splitlines()[0].split(",")
-    assert {"test/ssim", "test/psnr", "test/mask_ssim_face"} <= set(test_header)
+    table = {"ssim", "mask_ssim_face", "mask_ssim_non_cloth", "psnr", "l1", "parsing_miou", "warped_ssim"}
+    assert {f"test/{name}" for name in table} <= set(test_header)
+    assert not [key for key in test_header if "lpips" in key or "fid" in key]
+    printed = capsys.readouterr().out
+    assert "| warped_ssim" in printed
+    assert "lpips_alex: unavailable: alexnet-owt-7be5be79.pth not found in" in printed
+    assert "fid: unavailable" in printed
 
 
 def test_stage_2_losses_reach_stage_1_through_the_predicted_cloth_region(

@@ -1,0 +1,276 @@
+"""``PredictionList``: the inputs of ``vton predict`` from a CSV list file, as contract samples.
+
+The list is a CSV file with a header; paths are relative to the list file's folder (absolute paths also work)::
+
+    person,cloth,pose,person_pose,parsing,cloth_mask,name
+    people/a.jpg,clothes/shirt.jpg,poses/walk_keypoints.json,people/a_keypoints.json,people/a_parse.png,,a_shirt
+
+============  ========  =====================================================================================
+column        needed    meaning
+============  ========  =====================================================================================
+person        yes       the source person image ``I_s`` (any size; resized to ``image_size``)
+cloth         yes       the in-shop garment image ``C``
+pose          yes       the target pose ``p_t``: OpenPose JSON (COCO-18 or BODY_25, ``datamodules.pose``) or a
+                        keypoint CSV (below), in pixels of an image the size of ``person``
+person_pose   optional  the source pose ``p_s`` (same formats); without it every source joint is missing
+parsing       optional  LIP-20 index PNG of ``person`` (gives ``src_parse``, masks and the cloth-agnostic image);
+                        without it the parsing is all background and ``meta["has_parse"] = "0"``
+cloth_mask    optional  grey mask of ``cloth`` (cloth where >= ``mask_threshold``, 128 as CP-VTON); without it
+                        the mask is the garment's non-white area: any channel below ``white_threshold`` (240),
+                        the rule of the DeepFashion reader, for garments shot on a white background
+name          optional  output name (no extension; unique); default ``<person stem>_<cloth stem>_<pose stem>``
+============  ========  =====================================================================================
+
+Keypoint CSV: 18 rows ``x,y,visibility`` in OpenPose COCO-18 order (``contract.COCO18_JOINTS``), x and y in pixels,
+visibility 1 (present) or 0 (missing), optionally after a header line ``x,y,visibility``.
+
+A sample carries ``src_img``, ``src_kpts``, ``src_pose``, ``src_parse``, ``src_masks``, ``src_agnostic``,
+``cloth``, ``cloth_mask``, ``tgt_kpts``, ``tgt_pose`` and ``meta`` (with ``meta["name"]`` the output name); there
+is no target image, parsing or masks. ``required`` names optional columns the chain cannot do without (e.g.
+``("person_pose", "parsing")``): a list or row without them is an error. Every error names the list file and line.
+
+Samples are built by ``DatasetReader.build_sample``: the target person is the source image with the target pose's
+keypoints, whose image, parsing and masks are dropped.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import torch
+from torch import Tensor
+from torch.utils.data import Dataset
+
+from datamodules.contract import NUM_JOINTS, DatasetFormatError
+from datamodules.pose import KeypointMapEncoder, read_openpose_json
+from datamodules.readers.base import (
+    DatasetReader,
+    FileIndex,
+    PersonRecord,
+    RawPerson,
+    SampleRecord,
+    Scan,
+    check_listed_files,
+    read_image,
+    read_list_lines,
+)
+
+REQUIRED_COLUMNS = ("person", "cloth", "pose")
+OPTIONAL_COLUMNS = ("person_pose", "parsing", "cloth_mask", "name")
+TARGET_ONLY_KEYS = ("tgt_img", "tgt_parse", "tgt_masks")
+KEYPOINT_CSV_HEADER = ("x", "y", "visibility")
+OUT_OF_FRAME_MARGIN = 0.25  # visible joints may lie this fraction of the image size outside it (detector slack)
+
+
+def read_keypoint_csv(path: Path) -> Tensor:
+    """A keypoint CSV (18 rows ``x,y,visibility``, optional header) -> ``[18, 3]``; missing joints ``(0, 0, 0)``."""
+    rows = [(number, line) for number, line in enumerate(read_list_lines(path), start=1) if line.strip()]
+    if rows and tuple(field.strip() for field in rows[0][1].split(",")) == KEYPOINT_CSV_HEADER:
+        rows = rows[1:]
+    if len(rows) != NUM_JOINTS:
+        raise DatasetFormatError(f"{path}: expected {NUM_JOINTS} keypoint rows (x,y,visibility), got {len(rows)}")
+    values = []
+    for number, line in rows:
+        fields = line.split(",")
+        try:
+            x, y, visibility = (float(field) for field in fields)
+        except ValueError as exc:
+            raise DatasetFormatError(f"{path}:{number}: expected three numbers x,y,visibility, got {line!r}") from exc
+        if visibility not in (0.0, 1.0) or not (abs(x) < float("inf") and abs(y) < float("inf")):
+            raise DatasetFormatError(f"{path}:{number}: expected finite x, y and visibility 0 or 1, got {line!r}")
+        values.append((x, y, 1.0) if visibility else (0.0, 0.0, 0.0))
+    return torch.tensor(values, dtype=torch.float32)
+
+
+def read_keypoints_file(path: Path) -> Tensor:
+    """``[18, 3]`` keypoints from an OpenPose ``.json`` or a keypoint ``.csv``."""
+    if path.suffix.lower() == ".json":
+        return read_openpose_json(path)
+    if path.suffix.lower() == ".csv":
+        return read_keypoint_csv(path)
+    raise DatasetFormatError(f"{path}: a pose must be an OpenPose .json or a keypoint .csv file")
+
+
+def check_in_frame(path: Path, kpts: Tensor, size: tuple[int, int]) -> None:
+    """Raise when visible joints lie far outside an image of ``size = (H, W)``: a pose of another image size."""
+    visible = kpts[kpts[:, 2] > 0]
+    if not visible.numel():
+        return
+    height, width = size
+    x_max, y_max = float(visible[:, 0].max()), float(visible[:, 1].max())
+    x_min, y_min = float(visible[:, 0].min()), float(visible[:, 1].min())
+    mx, my = OUT_OF_FRAME_MARGIN * width, OUT_OF_FRAME_MARGIN * height
+    if x_min < -mx or y_min < -my or x_max > width - 1 + mx or y_max > height - 1 + my:
+        raise DatasetFormatError(
+            f"{path}: keypoints span x {x_min:.0f}..{x_max:.0f}, y {y_min:.0f}..{y_max:.0f}, outside the person "
+            f"image ({width}x{height}); the pose must be in pixels of an image of the person's size"
+        )
+
+
+class PredictionListReader(DatasetReader):
+    """Reads a prediction list (module docstring) into records and contract samples.
+
+    Args:
+        list_file: the CSV list.
+        required: optional columns every row must fill (``person_pose``, ``parsing``, ``cloth_mask``).
+        white_threshold: without a ``cloth_mask``, a garment pixel with every channel at or above this is background.
+        **kwargs: ``DatasetReader`` arguments (``image_size``, ``keypoint_maps``, ``parse_label_set`` -- LIP by
+            default --, ``mask_threshold``).
+    """
+
+    format_name = "predict"
+
+    def __init__(
+        self, list_file: str | Path, required: tuple[str, ...] = (), white_threshold: int = 240, **kwargs
+    ) -> None:
+        self.list_file = Path(list_file)
+        super().__init__(self.list_file.parent, "test", **kwargs)
+        bad = [column for column in required if column not in OPTIONAL_COLUMNS]
+        if bad:
+            raise ValueError(f"PredictionList: required columns must be among {OPTIONAL_COLUMNS}, got {bad}")
+        self.required = tuple(required)
+        self.white_threshold = white_threshold
+        self.names: dict[SampleRecord, str] = {}
+
+    def splits_present(self) -> list[str]:
+        return ["test"] if self.list_file.is_file() else []
+
+    def scan_lists(self) -> Scan:
+        scan, files = Scan(), FileIndex()
+        lines = read_list_lines(self.list_file)
+        rows = [(number, line) for number, line in enumerate(lines, start=1) if line.strip()]
+        if not rows:
+            raise DatasetFormatError(f"{self.list_file}: empty list (expected a header {','.join(REQUIRED_COLUMNS)})")
+        header = [field.strip() for field in next(csv.reader([rows[0][1]]))]
+        head = f"{self.list_file}:{rows[0][0]}"
+        missing = [column for column in (*REQUIRED_COLUMNS, *self.required) if column not in header]
+        unknown = [column for column in header if column not in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS)]
+        if missing or unknown or len(set(header)) != len(header):
+            raise DatasetFormatError(
+                f"{head}: header {header} must name the columns {list(REQUIRED_COLUMNS)} and optionally "
+                f"{list(OPTIONAL_COLUMNS)} once each (missing {missing}, unknown {unknown})"
+            )
+        seen: dict[str, str] = {}
+        for number, line in rows[1:]:
+            entry = f"{self.list_file}:{number}"
+            fields = next(csv.reader([line]))
+            if len(fields) != len(header):
+                scan.problems.append(f"{entry}: expected {len(header)} columns ({','.join(header)}), got {len(fields)}")
+                scan.dropped += 1
+                continue
+            row = {column: value.strip() for column, value in zip(header, fields, strict=True)}
+            record, name, problems = self.make_record(entry, row, files)
+            if name in seen:
+                problems.append(f"{entry}: output name {name!r} repeats {seen[name]}")
+            seen.setdefault(name, entry)
+            scan.add(record, problems)
+            self.names[record] = name
+        return scan
+
+    def make_record(self, entry: str, row: dict[str, str], files: FileIndex) -> tuple[SampleRecord, str, list[str]]:
+        """The record, output name and problems of one row."""
+        problems = [f"{entry}: column {column!r} is empty" for column in REQUIRED_COLUMNS if not row[column]]
+        problems += [
+            f"{entry}: column {column!r} is empty; this chain needs it" for column in self.required if not row[column]
+        ]
+        path = {
+            column: self.root / row[column] if row.get(column) else None
+            for column in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS[:3])
+        }
+        named = {column: p for column, p in path.items() if p is not None}
+        problems += check_listed_files(entry, named, files) if not problems else []
+        stems = "_".join(Path(row[column]).stem for column in REQUIRED_COLUMNS)
+        name = row.get("name") or stems
+        if "/" in name or "\\" in name or name in (".", ".."):
+            problems.append(f"{entry}: output name {name!r} must be a plain file name")
+        source = PersonRecord(
+            name=row["person"], image=path["person"], parse=path["parsing"], pose_json=path["person_pose"]
+        )
+        target = PersonRecord(name=row["pose"], image=path["person"], pose_json=path["pose"])
+        record = SampleRecord(source, target, "test", entry, cloth=path["cloth"], cloth_mask=path["cloth_mask"])
+        return record, name, problems
+
+    def read_person_image(self, path: Path) -> Tensor:
+        """Person images may have any size (each is resized to ``image_size``)."""
+        return read_image(path)
+
+    def read_keypoints(self, person: PersonRecord, raw_size: tuple[int, int] | None) -> Tensor | None:
+        if person.pose_json is None:
+            return torch.zeros(NUM_JOINTS, 3)
+        kpts = read_keypoints_file(person.pose_json)
+        if raw_size is not None:
+            check_in_frame(person.pose_json, kpts, raw_size)
+        return kpts
+
+    def read_cloth_mask(self, record: SampleRecord, cloth: Tensor | None) -> Tensor | None:
+        if record.cloth_mask is not None:
+            return super().read_cloth_mask(record, cloth)
+        return None if cloth is None else (cloth < self.white_threshold).any(dim=0)
+
+    def load(self, record: SampleRecord) -> dict:
+        """The sample of one row, without target image, parsing or masks; errors name the list file and line."""
+        try:
+            sample = super().load(record)
+        except DatasetFormatError as exc:
+            raise DatasetFormatError(f"{record.entry}: {exc}") from exc
+        for key in TARGET_ONLY_KEYS:
+            del sample[key]
+        return sample
+
+    def meta(self, record: SampleRecord, source: RawPerson) -> dict[str, str]:
+        return {
+            **super().meta(record, source),
+            "name": self.names[record],
+            "pose_path": str(record.target.pose_json),
+            "has_src_pose": "0" if record.source.pose_json is None else "1",
+        }
+
+
+class PredictionList(Dataset):
+    """The samples of a prediction list (module docstring); the list is read, and every named file checked, when
+    the dataset is built, raising the first problem as ``DatasetFormatError``.
+
+    Args:
+        list_file: the CSV list.
+        image_size: ``(H, W)`` of the samples (the chain's training size).
+        pose_map, pose_radius, pose_sigma: keypoint map encoding, as ``FashionDataModule``.
+        required: optional columns the chain needs (``person_pose``, ``parsing``, ``cloth_mask``).
+        parse_label_set: ``"lip"`` (default) or ``"cihp"`` parsing ids (``datamodules.parsing``).
+        mask_threshold: grey level from which a ``cloth_mask`` pixel is cloth (128).
+        white_threshold: without a mask, garment pixels with every channel >= this are background (240).
+    """
+
+    def __init__(
+        self,
+        list_file: str | Path,
+        image_size: tuple[int, int] = (256, 192),
+        pose_map: str = "disk",
+        pose_radius: float = 4.0,
+        pose_sigma: float = 6.0,
+        required: tuple[str, ...] = (),
+        parse_label_set: str = "lip",
+        mask_threshold: int = 128,
+        white_threshold: int = 240,
+    ) -> None:
+        self.reader = PredictionListReader(
+            list_file,
+            required=tuple(required),
+            white_threshold=white_threshold,
+            image_size=tuple(image_size),
+            keypoint_maps=KeypointMapEncoder(pose_map, pose_radius, pose_sigma),
+            parse_label_set=parse_label_set,
+            mask_threshold=mask_threshold,
+        )
+        self.records = self.reader.records
+        if not self.records:
+            raise DatasetFormatError(f"{self.reader.list_file}: no rows after the header")
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, index: int) -> dict:
+        return self.reader.load(self.records[index])
+
+
+__all__ = ["PredictionList", "PredictionListReader", "read_keypoint_csv", "read_keypoints_file"]

@@ -18,11 +18,13 @@ def one_hot_parse(parse: Tensor, num_classes: int = NUM_PARSE_LABELS) -> Tensor:
 
 def label_mask(parse: Tensor, labels: Iterable[int]) -> Tensor:
     """``[B, H, W]`` labels -> ``[B, 1, H, W]`` float, 1 where the label is one of ``labels``."""
-    return torch.isin(parse, torch.as_tensor(tuple(labels), device=parse.device)).unsqueeze(1).float()
+    mask = torch.zeros_like(parse, dtype=torch.bool)
+    for label in labels:  # comparisons with Python ints: no host-to-device copy (CUDA-graph friendly)
+        mask |= parse == label
+    return mask.unsqueeze(1).float()
 
 
 def drop_channels(probs: Tensor, labels: Iterable[int]) -> Tensor:
     """Zero the given label channels of a ``[B, K, H, W]`` (soft) parsing: "remove the region" of those labels."""
-    keep = torch.ones(probs.shape[1], device=probs.device, dtype=probs.dtype)
-    keep[list(labels)] = 0
-    return probs * keep.view(1, -1, 1, 1)
+    dropped = set(labels)
+    return torch.stack([torch.zeros_like(c) if k in dropped else c for k, c in enumerate(probs.unbind(1))], 1)

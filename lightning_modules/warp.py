@@ -183,7 +183,7 @@ class WarpModule(StageModule):
         if self.variant == "tps" and "cloth_mask" in layout:
             return layout["cloth_mask"]
         hard = label_mask(layout["layout_logits"].argmax(1), CLOTH_LABELS)
-        soft = layout["layout_probs"][:, list(CLOTH_LABELS)].sum(1, keepdim=True)
+        soft = sum(layout["layout_probs"][:, label : label + 1] for label in CLOTH_LABELS)
         return hard + (soft - soft.detach())  # exactly the hard mask forward
 
     # ------------------------------------------------------------------ forward

@@ -19,7 +19,7 @@ from datamodules.contract import NUM_JOINTS
 from models.blocks import ConvNormAct
 from models.flow_regressor import NUM_VISIBILITY_CLASSES
 from models.unet import UNetDecoder, UNetEncoder, level_widths
-from models.warp import resize_flow, warp
+from models.warp import resize_flow, scale_xy, warp
 
 
 class IntrinsicOutput(NamedTuple):
@@ -110,8 +110,7 @@ class IntrinsicGenerator(nn.Module):
         """``z [B, 1, H, W]`` in (0, 1) from ``(x_w, x_tilde, F, V)``; ``F`` enters divided by ``(W, H)`` so it is
         of order 1 (our choice)."""
         height, width = flow.shape[-2:]
-        scale = torch.tensor([1.0 / width, 1.0 / height], device=flow.device, dtype=flow.dtype).view(1, 2, 1, 1)
-        inputs = torch.cat([warped, feature_image, flow * scale, visibility], 1)
+        inputs = torch.cat([warped, feature_image, scale_xy(flow, 1.0 / width, 1.0 / height), visibility], 1)
         return torch.sigmoid(self.weighting_decoder(self.weighting_encoder(inputs)))
 
     def forward(

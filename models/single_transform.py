@@ -4,21 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import torch
 from torch import Tensor, nn
 
 from models.correlation import correlation, normalize_per_target, soft_mutual_filter
 from models.flow_head import PAPER_WIDTHS, FlowHead
 from models.pose_encoder import PoseEncoder
-from models.warp import pixel_grid, resize_flow
+from models.warp import pixel_grid, resize_flow, scale_xy
 
 
 def positions_to_flow(positions: Tensor) -> Tensor:
     """Normalised sampling positions ``[B, 2, h, w]`` in [-1, 1] (``align_corners=True``, channel 0 = x) -> pixel
     offsets ``[B, 2, h, w]`` at that resolution in the project's convention ``out(p) = src(p + flow(p))``."""
     height, width = positions.shape[-2:]
-    scale = torch.tensor([(width - 1) / 2, (height - 1) / 2], device=positions.device, dtype=torch.float32)
-    pixels = (positions.float() + 1) * scale.view(1, 2, 1, 1)
+    pixels = scale_xy(positions.float() + 1, (width - 1) / 2, (height - 1) / 2)
     return pixels - pixel_grid(height, width, positions.device)
 
 

@@ -17,7 +17,7 @@ import torch
 from kornia.geometry.transform import get_tps_transform, warp_image_tps, warp_points_tps
 from torch import Tensor
 
-from models.warp import pixel_grid
+from models.warp import pixel_grid, scale_xy
 
 
 def regular_grid(grid_size: int, device: torch.device | None = None) -> Tensor:
@@ -30,19 +30,20 @@ def regular_grid(grid_size: int, device: torch.device | None = None) -> Tensor:
     return torch.stack((xs, ys), dim=-1).reshape(1, -1, 2)
 
 
-def _size_scale(size: tuple[int, int], device: torch.device) -> Tensor:
+def _size_scale(size: tuple[int, int]) -> tuple[float, float]:
     height, width = size
-    return torch.tensor([2.0 / max(width - 1, 1), 2.0 / max(height - 1, 1)], device=device)
+    return 2.0 / max(width - 1, 1), 2.0 / max(height - 1, 1)
 
 
 def pixels_to_normalized(points: Tensor, size: tuple[int, int]) -> Tensor:
     """Pixel ``(x, y)`` points ``[..., 2]`` of an image of ``size = (H, W)`` -> the normalised frame above."""
-    return points * _size_scale(size, points.device) - 1.0
+    return scale_xy(points, *_size_scale(size), dim=-1) - 1.0
 
 
 def normalized_to_pixels(points: Tensor, size: tuple[int, int]) -> Tensor:
     """Inverse of ``pixels_to_normalized``."""
-    return (points + 1.0) / _size_scale(size, points.device)
+    sx, sy = _size_scale(size)
+    return scale_xy(points + 1.0, 1 / sx, 1 / sy, dim=-1)
 
 
 def _check_points(source_points: Tensor, target_points: Tensor) -> None:

@@ -22,6 +22,13 @@ def pixel_grid(height: int, width: int, device: torch.device | None = None) -> T
     return torch.stack((xs, ys)).unsqueeze(0)
 
 
+def scale_xy(tensor: Tensor, sx: float, sy: float, dim: int = 1) -> Tensor:
+    """Multiply the x (index 0) and y (index 1) entries of ``dim`` by ``sx`` and ``sy``: e.g. a flow ``[B, 2, H, W]``
+    or points ``[..., 2]`` (``dim=-1``). Python scalars, so no host-to-device copy (CUDA-graph friendly)."""
+    x, y = tensor.unbind(dim)
+    return torch.stack((x * sx, y * sy), dim)
+
+
 def warp(image: Tensor, flow: Tensor, mode: str = "bilinear", padding_mode: str = "zeros") -> Tensor:
     """Backward-warp ``image`` by a dense pixel flow: ``out(p) = image(p + flow(p))``.
 
@@ -44,8 +51,7 @@ def warp(image: Tensor, flow: Tensor, mode: str = "bilinear", padding_mode: str 
     height, width = image.shape[-2:]
     coords = pixel_grid(height, width, image.device) + flow.float()
     # Normalise to [-1, 1] with align_corners=True: pixel 0 -> -1, pixel W-1 -> +1.
-    scale = torch.tensor([2.0 / max(width - 1, 1), 2.0 / max(height - 1, 1)], device=image.device)
-    grid = (coords * scale.view(1, 2, 1, 1) - 1.0).permute(0, 2, 3, 1)
+    grid = (scale_xy(coords, 2.0 / max(width - 1, 1), 2.0 / max(height - 1, 1)) - 1.0).permute(0, 2, 3, 1)
     out = F.grid_sample(image.float(), grid, mode=mode, padding_mode=padding_mode, align_corners=True)
     return out.to(image.dtype)
 
@@ -63,5 +69,4 @@ def resize_flow(flow: Tensor, size: tuple[int, int], mode: str = "bilinear") -> 
         return flow
     align = {"align_corners": False} if mode in ("bilinear", "bicubic") else {}
     out = F.interpolate(flow, size=size, mode=mode, **align)
-    scale = torch.tensor([width / w, height / h], device=flow.device, dtype=flow.dtype)
-    return out * scale.view(1, 2, 1, 1)
+    return scale_xy(out, width / w, height / h)

@@ -26,8 +26,9 @@ class VtonCLI(LightningCLI):
         parser.link_arguments("data.init_args.image_size", "model.init_args.image_size")
 
 
-def main(args: list[str] | None = None) -> VtonCLI:
-    """Run the CLI; ``args`` replaces ``sys.argv[1:]`` (tests), and DDP re-launches reuse ``sys.argv`` untouched."""
+def main(args: list[str] | None = None, run: bool = True) -> VtonCLI:
+    """Run the CLI; ``args`` replaces ``sys.argv[1:]`` (tests), and DDP re-launches reuse ``sys.argv`` untouched.
+    ``run=False`` only builds the model, data and trainer of a config (benchmarks): ``args`` then has no subcommand."""
     return VtonCLI(
         LightningModule,
         LightningDataModule,
@@ -38,6 +39,7 @@ def main(args: list[str] | None = None) -> VtonCLI:
         save_config_kwargs={"overwrite": True},
         seed_everything_default=0,
         args=args,
+        run=run,
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from datamodules.synthetic.colours import light_colour
+from datamodules.synthetic.colours import light_colour, mix
 from datamodules.synthetic.textures import Gradient, sample_noise
 
 BACKGROUND_KINDS: tuple[str, ...] = ("plain", "gradient", "noise")
@@ -27,5 +27,4 @@ def sample_background(rng: np.random.Generator, height: int, width: int, kind: s
     # The weight is evaluated on the broadcast grid (a row of x times a column of y): a few full-image passes.
     x = np.arange(width, dtype=np.float32)[None, :] / np.float32(height) - np.float32(0.5 * width / height)
     y = np.arange(height, dtype=np.float32)[:, None] / np.float32(height) - np.float32(0.5)
-    weight = texture.weight(x, y)
-    return colours[0][:, None, None] + (colours[1] - colours[0])[:, None, None] * weight
+    return mix(colours[0], colours[1], texture.weight(x, y).ravel()).reshape(3, height, width)

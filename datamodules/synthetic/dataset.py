@@ -110,6 +110,8 @@ def synthesize(config: SynthConfig, overwrite: bool = False) -> dict[str, int]:
     out = Path(config.out)
     _prepare(out, config.layout, overwrite)
     counts = {}
+    if config.workers > 1:  # compile (or load) the kernels here once: the forked workers inherit them
+        generate_triplet(sample_rng(config.seed, "test", 0), 16, 16)
     with multiprocessing.Pool(config.workers) if config.workers > 1 else nullcontext() as pool:
         run = partial(pool.imap, chunksize=4) if pool else map  # imap keeps the order of the jobs
         pair_lines = []

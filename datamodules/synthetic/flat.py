@@ -12,17 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from datamodules.synthetic.garments import (
-    DRESS_SKIRT_TOP,
-    Top,
-    neckline_y,
-    skirt_sdf,
-    sleeve_frame,
-    sleeve_sdf,
-    top_panel_sdf,
-)
-from datamodules.synthetic.looks import GarmentFrame
-from datamodules.synthetic.placement import AffinePlacement, Coords
+from datamodules.synthetic.garments import DRESS_SKIRT_TOP, Top, sleeve_frame, top_code
+from datamodules.synthetic.looks import CodedLook, GarmentFrame, LookCode, look_code
+from datamodules.synthetic.placement import AffinePlacement
 from datamodules.synthetic.render import Frame, render
 from datamodules.synthetic.skeleton import BodyShape, PosedBody
 
@@ -32,30 +24,27 @@ SLEEVE_SHADE = 0.94
 
 
 @dataclass(frozen=True)
-class FlatPanelLook:
+class FlatPanelLook(CodedLook):
     """Front panel (and a dress's skirt) plus the back panel seen through the neck opening."""
 
     top: Top
     shape: BodyShape
     bounds: tuple[float, float, float, float]
 
-    def evaluate(self, coords: Coords) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        x, y = coords
-        ax = np.abs(x)
-        shape, top = self.shape, self.top
-        front = top_panel_sdf(shape, top, ax, y, shape.torso_half_width(y))
+    def _code(self) -> LookCode:
+        top, shape = self.top, self.shape
+        skirt = [0.0] * 5
         if top.kind == "dress":
-            top_half = shape.torso_half_width(np.float32(DRESS_SKIRT_TOP)) + np.float32(top.ease)
-            front = np.minimum(front, skirt_sdf(x, y, DRESS_SKIRT_TOP, top.skirt_hem, float(top_half), top.skirt_flare))
-        neck_hole = np.maximum(shape.shoulder_line(ax) + 0.01 - y, y - neckline_y(shape, top, ax))
-        back = np.maximum(np.maximum(ax - np.float32(top.neck_half), neck_hole), -front)
-        shade = np.where(back < front, np.float32(BACK_PANEL_SHADE), np.float32(1.0))
-        return np.minimum(front, back), top.texture(x, y) * shade, np.full(x.shape, top.label, np.uint8)
+            top_half = float(shape.torso_half_width(np.float32(DRESS_SKIRT_TOP))) + top.ease
+            skirt = [1.0, DRESS_SKIRT_TOP, top.skirt_hem, top_half, top.skirt_flare]
+        params = [*shape.code, *top_code(shape, top), top.label, *skirt, BACK_PANEL_SHADE]
+        return look_code("flat_panel", params, top.texture)
 
 
 @dataclass(frozen=True)
-class FlatSleeveLook:
-    """One sleeve laid flat from the shoulder seam (``s >= 0``; the shoulder cap lies under the panel)."""
+class FlatSleeveLook(CodedLook):
+    """One sleeve laid flat from the shoulder seam (``s >= 0``; the shoulder cap lies under the panel), the arm
+    radius tapering along the upper arm then the forearm, plus the sleeve's ease."""
 
     top: Top
     shape: BodyShape
@@ -66,11 +55,11 @@ class FlatSleeveLook:
         r = max(self.shape.radii["upper_arm"]) + self.top.sleeve_ease + 0.02
         return 0.0, -r, self.top.sleeve_length + 0.02, r
 
-    def evaluate(self, coords: Coords) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        s, t = coords
-        sdf = np.maximum(sleeve_sdf(self.shape, self.top, s, t, np.zeros_like(s)), -s)
-        rgb = self.top.texture(*self.frame(s, t)) * np.float32(SLEEVE_SHADE)
-        return sdf, rgb, np.full(s.shape, self.top.label, np.uint8)
+    def _code(self) -> LookCode:
+        shape, top = self.shape, self.top
+        arm = [shape.upper_arm, shape.forearm, *shape.radii["upper_arm"], *shape.radii["forearm"]]
+        params = [*arm, top.sleeve_ease, top.sleeve_length, top.label, SLEEVE_SHADE, *self.frame.code]
+        return look_code("flat_sleeve", params, top.texture)
 
 
 def flat_extent(top: Top, shape: BodyShape) -> tuple[float, float, float, float]:
@@ -104,5 +93,5 @@ def render_flat(top: Top, height: int, width: int) -> tuple[np.ndarray, np.ndarr
             placements[name] = AffinePlacement(np.stack([axis, normal], axis=1) * ppu, offset + ppu * origin)
             part_depth[name] = -1.0
     body = PosedBody(joints={}, depths={}, placements=placements, part_depth=part_depth)
-    rendered = render([Frame(body, looks)], [np.ones((3, height, width), np.float32)])[0]
+    rendered = render([Frame(body, looks)], [np.ones((3, height, width), np.float32)], material=False)[0]
     return rendered.image, rendered.part >= 0

@@ -15,14 +15,17 @@ lower garments trousers (LIP 9) and skirts (LIP 12).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from datamodules.contract import LIP_LABELS
+from datamodules.synthetic import kernels
 from datamodules.synthetic.colours import garment_colour
+from datamodules.synthetic.kernels import BODY
 from datamodules.synthetic.skeleton import BodyShape
-from datamodules.synthetic.textures import EDGE_SOFTNESS, Texture, sample_texture
+from datamodules.synthetic.textures import Texture, sample_texture
 
 TOP_KINDS: tuple[str, ...] = ("tank", "short_sleeve", "long_sleeve", "dress")
 LOWER_KINDS: tuple[str, ...] = ("trousers", "skirt")
@@ -130,47 +133,41 @@ def sample_outfit(rng: np.random.Generator, shape: BodyShape, top_kind: str | No
     return Outfit(top, lower, garment_colour(rng) * np.float32(0.6))
 
 
-# --- coverage in garment coordinates ---------------------------------------------------------------
+# --- coverage in garment coordinates (evaluated by ``kernels``) --------------------------------------------
+
+
+def top_code(shape: BodyShape, top: Top) -> np.ndarray:
+    """The top block of a look code (``kernels.TOP`` floats): neck half-width and depth, V neck, ease, panel
+    bottom (a dress's panel runs down to the crotch, its skirt is a separate part), sleeveless, strap half-width,
+    the armhole's start and end heights."""
+    bottom = shape.torso_bottom if top.kind == "dress" else top.hem
+    return np.array(
+        [top.neck_half, top.neck_depth, top.neckline == "v", top.ease, bottom, top.sleeve_length == 0.0,
+         top.strap_half, *ARMHOLE], np.float64
+    )  # fmt: skip
+
+
+def _garment_map(kernel: Callable, shape: BodyShape, top: Top, *arrays: np.ndarray) -> np.ndarray:
+    """A garment kernel over arrays, one point per call (for checks and plots; the renderer calls the kernels
+    from compiled code)."""
+    params = np.concatenate([shape.code, top_code(shape, top)])
+    return np.vectorize(lambda *v: kernel(params, 0, BODY, *v), otypes=[np.float32])(*arrays)
 
 
 def neckline_y(shape: BodyShape, top: Top, ax: np.ndarray) -> np.ndarray:
     """Body-frame y of the front neckline at ``|x| = ax`` (round for crew and scoop, straight for V)."""
-    r = np.clip(ax / np.float32(top.neck_half), 0.0, 1.0)
-    dip = 1.0 - r if top.neckline == "v" else np.sqrt(1.0 - r * r)
-    return shape.shoulder_line(ax) + np.float32(top.neck_depth) * dip
+    return _garment_map(kernels.neckline_y, shape, top, ax)
 
 
 def top_panel_sdf(shape: BodyShape, top: Top, ax: np.ndarray, y: np.ndarray, half_width: np.ndarray) -> np.ndarray:
     """Signed distance (body units, < 0 inside) of the top's front panel at ``|x| = ax``, where the wearer's
     torso is ``half_width`` wide. A dress's panel runs down to the crotch (its skirt is a separate part)."""
-    bottom = shape.torso_bottom if top.kind == "dress" else top.hem
-    sdf = np.maximum(np.maximum(ax - (half_width + np.float32(top.ease)), neckline_y(shape, top, ax) - y), y - bottom)
-    if top.sleeve_length == 0.0:  # armholes curving from the straps (|x| < strap_half) at y = 0.1 to the armpit
-        depth = np.clip((y - np.float32(ARMHOLE[0])) / np.float32(ARMHOLE[1] - ARMHOLE[0]), 0.0, 1.0)
-        limit = np.float32(top.strap_half) + (half_width + np.float32(top.ease - top.strap_half)) * depth * depth
-        sdf = np.maximum(sdf, ax - limit)
-    return sdf
+    return _garment_map(kernels.top_panel_sdf, shape, top, ax, y, half_width)
 
 
 def skirt_sdf(x: np.ndarray, y: np.ndarray, top_y: float, hem: float, top_half: float, hem_half: float) -> np.ndarray:
     """Signed distance of a flared skirt panel from ``top_y`` (half-width ``top_half``) to ``hem``."""
-    half = np.float32(top_half) + np.float32((hem_half - top_half) / (hem - top_y)) * (y - np.float32(top_y))
-    return np.maximum(np.maximum(np.abs(x) - half, np.float32(top_y) - y), y - np.float32(hem))
-
-
-def sleeve_radius(shape: BodyShape, s: np.ndarray) -> np.ndarray:
-    """Arm radius at distance ``s`` from the shoulder along the arm (upper arm then forearm taper)."""
-    (a0, a1), (f0, f1) = shape.radii["upper_arm"], shape.radii["forearm"]
-    on_upper = np.interp(s, (0.0, shape.upper_arm), (a0, a1))
-    on_fore = np.interp(s, (shape.upper_arm, shape.upper_arm + shape.forearm), (f0, f1))
-    return np.where(s <= shape.upper_arm, on_upper, on_fore).astype(np.float32)
-
-
-def sleeve_sdf(shape: BodyShape, top: Top, s: np.ndarray, t: np.ndarray, cap: np.ndarray) -> np.ndarray:
-    """Signed distance of a sleeve at arm coordinates ``(s, t)``; ``cap`` = the distance beyond the
-    shoulder end (``max(-s, 0)``), so the sleeve covers the round shoulder cap of the upper arm."""
-    dist = np.sqrt(cap * cap + t * t)
-    return np.maximum(dist - (sleeve_radius(shape, s) + np.float32(top.sleeve_ease)), s - np.float32(top.sleeve_length))
+    return np.vectorize(lambda u, v: kernels.skirt_sdf(u, v, top_y, hem, top_half, hem_half), otypes=[np.float32])(x, y)
 
 
 def sleeve_frame(top: Top, side: float, shape: BodyShape | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -187,8 +184,3 @@ def sleeve_to_garment(top: Top, side: float, s: np.ndarray, t: np.ndarray) -> tu
     """Sleeve ``(s, t)`` -> garment coordinates ``(gx, gy)``."""
     origin, axis, normal = sleeve_frame(top, side)
     return origin[0] + s * axis[0] + t * normal[0], origin[1] + s * axis[1] + t * normal[1]
-
-
-def coverage(sdf: np.ndarray) -> np.ndarray:
-    """Soft coverage in [0, 1] of a garment edge at local signed distance ``sdf`` (``EDGE_SOFTNESS`` ramp)."""
-    return np.clip(0.5 - sdf / np.float32(EDGE_SOFTNESS), 0.0, 1.0)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from datamodules.synthetic import kernels
 from datamodules.synthetic.backgrounds import sample_background
 from datamodules.synthetic.flat import render_flat
 from datamodules.synthetic.garments import TOP_KINDS, Outfit, sample_outfit, sample_top
@@ -38,8 +39,10 @@ def sample_rng(seed: int, split: str, index: int) -> np.random.Generator:
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:
-    """Float in [0, 1] -> uint8 (rounded), same shape."""
-    return (image * np.float32(255) + np.float32(0.5)).astype(np.uint8)
+    """Float32 in [0, 1] -> uint8 (rounded), same shape."""
+    out = np.empty(image.shape, np.uint8)
+    kernels.to_uint8(np.ascontiguousarray(image, np.float32), out)
+    return out
 
 
 @dataclass

@@ -94,7 +94,7 @@ def top_parts(top: Top) -> frozenset[str]:
 
 def build_outfit_looks(identity: Identity, outfits: Sequence[Outfit]) -> list[dict[str, Look]]:
     """``build_looks`` for each of ``outfits``; outfits that differ only in the top (a cross-garment pair) share
-    the look objects of every other part, which the renderer then evaluates once for all their frames."""
+    the look objects (and their compiled codes) of every other part."""
     built: list[tuple[Outfit, dict[str, Look]]] = []
     result = []
     for outfit in outfits:

@@ -15,8 +15,11 @@ Pixel coordinates: x right, y down, pixel centres at integers (the convention of
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
+
+from datamodules.synthetic.kernels import PLACEMENT_CODE, image_points, local_points
 
 Coords = tuple[np.ndarray, ...]
 
@@ -30,8 +33,8 @@ def rotation_2d(angle: float) -> np.ndarray:
 class AffinePlacement:
     """``p = A u + b``; ``A`` ``[2, 2]`` (columns: image direction of local axes, pixels per unit), ``b`` ``[2]``.
 
-    The coefficients and the inverse are kept as Python floats: these maps are applied to small pixel boxes
-    many times per image, where numpy's per-call overhead on 2x2 matrices would dominate.
+    The coefficients and the inverse are kept as Python floats (``bbox`` is called per part and image, where
+    numpy's per-call overhead on 2x2 matrices would dominate) and as the ``kernels`` code.
     """
 
     def __init__(self, A: np.ndarray | tuple, b: np.ndarray | tuple) -> None:
@@ -43,6 +46,7 @@ class AffinePlacement:
         self.b = tuple(float(v) for v in b)
         self.inverse = (e / det, -c / det, -d / det, a / det)
         self.pixels_per_unit = abs(det) ** 0.5  # geometric-mean scale: local distance -> pixels (antialiasing)
+        self.code = np.array([0.0, *self.inverse, *self.b, *self.A, self.pixels_per_unit], np.float64)
 
     def bbox(self, bounds: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
         """Image box ``(x0, y0, x1, y1)`` of the local box ``bounds = (u0, v0, u1, v1)``."""
@@ -54,15 +58,29 @@ class AffinePlacement:
 
     def to_local(self, x: np.ndarray, y: np.ndarray) -> tuple[Coords, None]:
         """Pixel grids ``x`` ``[1, w]`` / ``y`` ``[h, 1]`` -> local ``(u, v)`` ``[h, w]`` each; no silhouette term."""
-        i00, i01, i10, i11 = (np.float32(v) for v in self.inverse)
-        dx, dy = x - np.float32(self.b[0]), y - np.float32(self.b[1])
-        return (i00 * dx + i01 * dy, i10 * dx + i11 * dy), None
+        u, v, _, _ = _local(self.code, x, y)
+        return (u, v), None
 
     def to_image(self, coords: Coords) -> tuple[np.ndarray, np.ndarray, None]:
         """Local ``(u, v)`` -> pixel ``(x, y)``; every point faces the camera (``None``)."""
-        u, v = coords
-        a, c, d, e = (np.float32(v) for v in self.A)
-        return a * u + c * v + np.float32(self.b[0]), d * u + e * v + np.float32(self.b[1]), None
+        x, y, _ = _image(self.code, *coords)
+        return x, y, None
+
+
+def _local(code: np.ndarray, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, ...]:
+    """``kernels.to_local`` over broadcastable pixel arrays: three coordinates and the placement's sdf."""
+    x, y = np.broadcast_arrays(np.asarray(x, np.float64), np.asarray(y, np.float64))
+    out = np.empty((4, x.size), np.float32)
+    local_points(code, np.ravel(x), np.ravel(y), out)
+    return tuple(out.reshape(4, *x.shape))
+
+
+def _image(code: np.ndarray, *coords: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``kernels.to_image`` over local points ``[N]`` (two or three arrays): pixel x, y and facing."""
+    c = [np.ravel(np.asarray(v, np.float64)) for v in coords]
+    xy, facing = np.empty((2, c[0].size), np.float32), np.empty(c[0].size, bool)
+    image_points(code, c[0], c[1], c[2] if len(c) > 2 else np.zeros(c[0].size), xy, facing)
+    return xy[0], xy[1], facing
 
 
 def yaw_matrix(yaw: float) -> np.ndarray:
@@ -98,35 +116,22 @@ class SpherePlacement:
         hy = self.radius * np.hypot(s, self.aspect * c)
         return self.centre[0] - hx, self.centre[1] - hy, self.centre[0] + hx, self.centre[1] + hy
 
+    @cached_property
+    def code(self) -> np.ndarray:
+        """``kernels`` placement code: kind 1, centre, radius, aspect, cos / sin of roll and of yaw."""
+        angles = (np.cos(self.roll), np.sin(self.roll), np.cos(self.yaw), np.sin(self.yaw))
+        params = [1.0, *map(float, self.centre), self.radius, self.aspect, *angles]
+        return np.array(params + [0.0] * (PLACEMENT_CODE - len(params)), np.float64)
+
     def to_local(self, x: np.ndarray, y: np.ndarray) -> tuple[Coords, np.ndarray]:
         """Pixel grids -> ``(X, Y, Z)`` ``[h, w]`` on the visible hemisphere and the silhouette's signed distance
         in pixels (negative inside). Points outside the silhouette are clamped onto its rim."""
-        inv = rotation_2d(-self.roll).astype(np.float32) / np.float32(self.radius)
-        dx = (x - np.float32(self.centre[0])).astype(np.float32)
-        dy = (y - np.float32(self.centre[1])).astype(np.float32)
-        vx = inv[0, 0] * dx + inv[0, 1] * dy
-        vy = (inv[1, 0] * dx + inv[1, 1] * dy) / np.float32(self.aspect)
-        rho = np.sqrt(vx * vx + vy * vy)
-        sdf = (rho - 1.0) * np.float32(self.radius)
-        scale = 1.0 / np.maximum(rho, 1.0)
-        vx, vy = vx * scale, vy * scale
-        vz = np.sqrt(np.maximum(1.0 - vx * vx - vy * vy, 0.0))
-        rot = yaw_matrix(self.yaw).T.astype(np.float32)  # view -> head frame
-        X = rot[0, 0] * vx + rot[0, 2] * vz
-        Z = rot[2, 0] * vx + rot[2, 2] * vz
-        return (X, vy, Z), sdf
+        X, Y, Z, sdf = _local(self.code, x, y)
+        return (X, Y, Z), sdf
 
     def to_image(self, coords: Coords) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Head-frame ``(X, Y, Z)`` -> pixel ``(x, y)`` and whether the point faces the camera (view z > 0)."""
-        X, Y, Z = coords
-        rot = yaw_matrix(self.yaw).astype(np.float32)
-        vx = rot[0, 0] * X + rot[0, 2] * Z
-        vz = rot[2, 0] * X + rot[2, 2] * Z
-        r = rotation_2d(self.roll).astype(np.float32) * np.float32(self.radius)
-        vy = Y * np.float32(self.aspect)
-        x = r[0, 0] * vx + r[0, 1] * vy + np.float32(self.centre[0])
-        y = r[1, 0] * vx + r[1, 1] * vy + np.float32(self.centre[1])
-        return x, y, vz > 0
+        return _image(self.code, *coords)
 
     def point(self, X: float, Y: float, Z: float) -> tuple[np.ndarray, float]:
         """One head-frame point -> pixel ``[2]`` and its view depth (``> 0`` faces the camera)."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -41,6 +42,7 @@ PART_DEPTH_BIAS: dict[str, float] = {
     "hair_back": -2.0, "neck": -0.1, "torso": 0.0, "skirt": 0.2, "head": 0.3,
     "upper_arm": 0.25, "forearm": 0.25, "hand": 0.26, "thigh": -0.1, "shin": -0.1, "foot": -0.1,
 }  # fmt: skip
+SHOULDER_LINE_NECK = 0.03  # the torso's top edge at the neck, above the neck joint (body units)
 LEG_DEPTH_RANGE = (-0.6, -0.02)  # legs are clipped to this depth: behind the torso and skirt, near leg first
 
 
@@ -76,25 +78,34 @@ class BodyShape:
         }
     )
 
-    def torso_half_width(self, y: np.ndarray) -> np.ndarray:
-        """Half-width of the torso outline at body-frame ``y`` (piecewise linear: shoulders, chest, waist, hips,
-        crotch)."""
+    @property
+    def torso_knots(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """Knot heights (body-frame y) and half-widths of the torso outline: shoulders, chest, waist, hips,
+        crotch."""
         sh = self.shoulder_half
-        knots_y = (-0.06, 0.06, 0.2, 0.4, 0.62, 0.95, 1.14)
-        knots_w = (
-            0.75 * sh,
-            sh - 0.03,
-            sh - 0.04,
-            sh - 0.08,
-            self.waist_half,
-            self.hip_half + 0.14,
-            self.hip_half + 0.1,
-        )
-        return np.interp(y, knots_y, knots_w).astype(np.float32)
+        hips = (self.hip_half + 0.14, self.hip_half + 0.1)
+        widths = (0.75 * sh, sh - 0.03, sh - 0.04, sh - 0.08, self.waist_half, *hips)
+        return (-0.06, 0.06, 0.2, 0.4, 0.62, 0.95, 1.14), widths
+
+    def torso_half_width(self, y: np.ndarray) -> np.ndarray:
+        """Half-width of the torso outline at body-frame ``y`` (piecewise linear through ``torso_knots``)."""
+        return np.interp(y, *self.torso_knots).astype(np.float32)
 
     def shoulder_line(self, ax: np.ndarray) -> np.ndarray:
         """Body-frame y of the top edge of the torso at ``|x| = ax`` (rising from the neck to the shoulders)."""
-        return (np.float32(self.shoulder_drop / self.shoulder_half**2) * ax * ax - np.float32(0.03)).astype(np.float32)
+        return (np.float32(self.shoulder_curve) * ax * ax - np.float32(SHOULDER_LINE_NECK)).astype(np.float32)
+
+    @property
+    def shoulder_curve(self) -> float:
+        """Curvature of ``shoulder_line``: it rises by ``shoulder_drop`` from the neck to the shoulder."""
+        return self.shoulder_drop / self.shoulder_half**2
+
+    @cached_property
+    def code(self) -> np.ndarray:
+        """The body block of a look code (``kernels.BODY`` floats): shoulder-line curvature and height at the
+        neck, torso bottom, the torso knots."""
+        heights, widths = self.torso_knots
+        return np.array([self.shoulder_curve, SHOULDER_LINE_NECK, self.torso_bottom, *heights, *widths], np.float64)
 
     @property
     def torso_bottom(self) -> float:

@@ -1,6 +1,7 @@
 """Procedural textures: colour as a function of 2D material coordinates (body units).
 
-A texture is a callable ``(x [N], y [N]) -> rgb [3, N]`` float32 in [0, 1] (planar, see ``colours``).
+A texture is a callable ``(x [N], y [N]) -> rgb [3, N]`` float32 in [0, 1] (planar, see ``colours``),
+evaluated by the compiled ``kernels.texture_at`` from its ``code`` (the renderer calls that per pixel).
 Garments evaluate it at garment-canonical coordinates and backgrounds at image coordinates, so the same
 material point has the same colour in every pose (what makes the synthetic flow ground truth exact).
 Pattern edges are ramps of width ``EDGE_SOFTNESS`` body units (about two pixels at 256x192 whole-body
@@ -12,62 +13,107 @@ Families (issue 3): solid, stripes (any angle), checks, dots, print (logo or tex
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from datamodules.synthetic.colours import contrasting_colour, garment_colour, mix
+from datamodules.synthetic.colours import contrasting_colour, garment_colour
+from datamodules.synthetic.kernels import EDGE_SOFTNESS as EDGE_SOFTNESS  # the textures' edge ramp, re-exported
+from datamodules.synthetic.kernels import (
+    EMPTY,
+    GROUND,
+    TEXTURE_CODE,
+    TEXTURE_KINDS,
+    noise_points,
+    texture_points,
+    weight_grid,
+)
 
 Texture = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
-EDGE_SOFTNESS = 0.03  # body units; a body unit is the neck-to-hip length (about 60 px at 256 px whole body)
 TEXTURE_FAMILIES: tuple[str, ...] = ("solid", "stripes", "checks", "dots", "print", "gradient", "noise")
 PRINT_WORDS: tuple[str, ...] = (
     "VTON", "NYC", "LOVE", "SURF", "CITY", "WILD", "2019", "PARIS", "OK", "SUN", "ROCK", "MPV", "ZEN", "GO",
 )  # fmt: skip
 
 
-def _rotate(x: np.ndarray, y: np.ndarray, angle: float) -> tuple[np.ndarray, np.ndarray]:
-    c, s = np.float32(np.cos(angle)), np.float32(np.sin(angle))
-    return x * c + y * s, y * c - x * s
+def _points(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
+    """Broadcast ``x``, ``y`` and flatten them to float64 ``[N]`` (what the kernels take), with their shape."""
+    x, y = np.broadcast_arrays(np.asarray(x, np.float64), np.asarray(y, np.float64))
+    return np.ravel(x), np.ravel(y), x.shape
 
 
-def _band(u: np.ndarray, duty: float, period: float) -> np.ndarray:
-    """Soft coverage ``[N]`` of the periodic band ``frac(u) < duty`` (``u`` in periods)."""
-    f = u - np.floor(u)
-    inside = np.minimum(f, duty - f)  # > 0 inside the band: distance (in periods) to its nearer edge
-    outside = -np.minimum(f - duty, 1.0 - f)
-    d = np.where(f < duty, inside, outside) * np.float32(period / EDGE_SOFTNESS)
-    return np.clip(d + 0.5, 0.0, 1.0)
+class _Coded:
+    """A texture evaluated by ``kernels.texture_at`` from its ``code`` (``kernels`` module docstring)."""
 
+    def _params(self) -> np.ndarray:
+        raise NotImplementedError
 
-@dataclass(frozen=True)
-class Solid:
-    colour: np.ndarray  # [3]
+    @property
+    def image(self) -> np.ndarray:
+        return EMPTY
+
+    @cached_property
+    def code(self) -> np.ndarray:
+        """The texture's code ``[TEXTURE_CODE]`` float64."""
+        return self._params()
 
     def __call__(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        return np.broadcast_to(self.colour[:, None], (3, x.shape[0]))
+        """Colour ``[3, N]`` float32 at material points ``x``, ``y`` ``[N]``."""
+        xs, ys, _ = _points(x, y)
+        out = np.empty((3, xs.size), np.float32)
+        texture_points(self.code, self.image, xs, ys, out)
+        return out
+
+    def weight(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Weight of ``colours[1]`` in [0, 1] (two-colour families), elementwise over broadcastable ``x``, ``y``."""
+        x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+        shape = np.broadcast_shapes(x.shape, y.shape)
+        x, y = np.broadcast_to(x, shape), np.broadcast_to(y, shape)  # read-only views, not copies
+        grid = x.shape[-1] if x.ndim else 1
+        out = np.empty(shape, np.float32)
+        weight_grid(self.code, self.image, x.reshape(-1, grid), y.reshape(-1, grid), out.reshape(-1, grid))
+        return out
+
+
+def _code(family: str, colours: np.ndarray, angle: float = 0.0, *scalars: float) -> np.ndarray:
+    code = np.zeros(TEXTURE_CODE, np.float64)
+    code[0] = TEXTURE_KINDS[family]
+    flat = np.asarray(colours, np.float64).ravel()
+    code[1 : 1 + flat.size] = flat
+    code[10:12] = math.cos(angle), math.sin(angle)
+    code[12 : 12 + len(scalars)] = scalars
+    return code
 
 
 @dataclass(frozen=True)
-class Stripes:
-    """Parallel stripes: ``colours[1]`` on the fraction ``duty`` of each ``period`` across direction ``angle``."""
+class Solid(_Coded):
+    colour: np.ndarray  # [3]
+
+    def _params(self) -> np.ndarray:
+        return _code("solid", self.colour)
+
+
+@dataclass(frozen=True)
+class Stripes(_Coded):
+    """Parallel stripes: ``colours[1]`` on the fraction ``duty`` of each ``period`` across direction ``angle``;
+    band edges are ramps of ``EDGE_SOFTNESS``."""
 
     angle: float
     period: float
     duty: float
     colours: np.ndarray  # [2, 3]
 
-    def __call__(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        u, _ = _rotate(x, y, self.angle)
-        return mix(self.colours[0], self.colours[1], _band(u / np.float32(self.period), self.duty, self.period))
+    def _params(self) -> np.ndarray:
+        return _code("stripes", self.colours, self.angle, self.period, self.duty)
 
 
 @dataclass(frozen=True)
-class Checks:
+class Checks(_Coded):
     """Gingham / plaid: two crossing stripe sets; ``colours`` = [neither, one, both]."""
 
     angle: float
@@ -75,18 +121,12 @@ class Checks:
     duty: float
     colours: np.ndarray  # [3, 3]
 
-    def __call__(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        u, v = _rotate(x, y, self.angle)
-        p = np.float32(self.period)
-        wu, wv = _band(u / p, self.duty, self.period), _band(v / p, self.duty, self.period)
-        one = wu + wv - 2 * wu * wv
-        both = wu * wv
-        c = self.colours[:, :, None]
-        return c[0] + (c[1] - c[0]) * one + (c[2] - c[0]) * both
+    def _params(self) -> np.ndarray:
+        return _code("checks", self.colours, self.angle, self.period, self.duty)
 
 
 @dataclass(frozen=True)
-class Dots:
+class Dots(_Coded):
     """Polka dots of ``radius`` on a staggered lattice of ``period``, rotated by ``angle``."""
 
     angle: float
@@ -94,19 +134,12 @@ class Dots:
     radius: float
     colours: np.ndarray  # [2, 3] ground, dot
 
-    def __call__(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        u, v = _rotate(x, y, self.angle)
-        p = np.float32(self.period)
-        u, v = u / p, v / p
-        u = u + 0.5 * (np.floor(v) % 2)
-        du, dv = u - np.floor(u) - 0.5, v - np.floor(v) - 0.5
-        dist = np.sqrt(du * du + dv * dv) * p
-        w = np.clip((np.float32(self.radius) - dist) / np.float32(EDGE_SOFTNESS) + 0.5, 0.0, 1.0)
-        return mix(self.colours[0], self.colours[1], w)
+    def _params(self) -> np.ndarray:
+        return _code("dots", self.colours, self.angle, self.period, self.radius)
 
 
 @dataclass(frozen=True)
-class Gradient:
+class Gradient(_Coded):
     """Linear gradient from ``colours[0]`` at ``lo`` to ``colours[1]`` at ``hi`` along direction ``angle``."""
 
     angle: float
@@ -114,24 +147,8 @@ class Gradient:
     hi: float
     colours: np.ndarray  # [2, 3]
 
-    def weight(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """Weight of ``colours[1]`` in [0, 1], elementwise over broadcastable ``x``, ``y``."""
-        u, _ = _rotate(x, y, self.angle)
-        return np.clip((u - np.float32(self.lo)) / np.float32(self.hi - self.lo), 0.0, 1.0)
-
-    def __call__(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        return mix(self.colours[0], self.colours[1], self.weight(x, y))
-
-
-def _bilinear(
-    flat: np.ndarray, width: int, iu: np.ndarray, iv: np.ndarray, fu: np.ndarray, fv: np.ndarray
-) -> np.ndarray:
-    """Bilinear interpolation in a row-major image ``flat`` of row length ``width`` between texel ``(iu, iv)``
-    and its right / lower neighbours, at fractions ``(fu, fv)``."""
-    k = iv * width + iu
-    top = flat[k] * (1 - fu) + flat[k + 1] * fu
-    bottom = flat[k + width] * (1 - fu) + flat[k + width + 1] * fu
-    return top * (1 - fv) + bottom * fv
+    def _params(self) -> np.ndarray:
+        return _code("gradient", self.colours, self.angle, self.lo, self.hi)
 
 
 def value_noise_tile(lattice: np.ndarray, octaves: int, resolution: int) -> np.ndarray:
@@ -161,36 +178,34 @@ def _smooth_cell(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 @dataclass(frozen=True)
-class Noise:
+class Noise(_Coded):
     """Periodic fractal value noise of ``period`` body units, precomputed as a ``tile`` (``value_noise_tile``)
-    and looked up bilinearly; ``threshold`` turns it into a two-tone camouflage pattern with soft edges,
-    ``None`` keeps the smooth melange."""
+    and looked up bilinearly; ``threshold`` turns it into a two-tone camouflage pattern with soft edges
+    (``(value - threshold) * 8 + 0.5``, clipped), ``None`` keeps the smooth melange."""
 
     tile: np.ndarray  # [R + 1, R + 1] float32 in [0, 1], R a power of two
     period: float
     threshold: float | None
     colours: np.ndarray  # [2, 3]
 
+    @property
+    def image(self) -> np.ndarray:
+        return self.tile
+
+    @property
+    def _scale(self) -> float:
+        return (self.tile.shape[0] - 1) / self.period
+
+    def _params(self) -> np.ndarray:
+        threshold = np.nan if self.threshold is None else self.threshold
+        return _code("noise", self.colours, 0.0, self._scale, threshold)
+
     def value(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Noise value in [0, 1], elementwise over broadcastable ``x``, ``y``."""
-        res = self.tile.shape[0] - 1
-        scale = np.float32(res / self.period)
-        u, v = x * scale, y * scale
-        iu, iv = np.floor(u), np.floor(v)
-        fu, fv = u - iu, v - iv
-        iu = iu.astype(np.int64) & (res - 1)
-        iv = iv.astype(np.int64) & (res - 1)
-        return _bilinear(self.tile.ravel(), res + 1, iu, iv, fu, fv)
-
-    def weight(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """Weight of ``colours[1]`` in [0, 1], elementwise over broadcastable ``x``, ``y``."""
-        w = self.value(x, y)
-        if self.threshold is not None:
-            w = np.clip((w - np.float32(self.threshold)) * np.float32(8.0) + 0.5, 0.0, 1.0)
-        return w
-
-    def __call__(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        return mix(self.colours[0], self.colours[1], self.weight(x, y))
+        xs, ys, shape = _points(x, y)
+        out = np.empty(xs.size, np.float32)
+        noise_points(self.tile, self._scale, xs, ys, out)
+        return out.reshape(shape)
 
 
 def sample_noise(rng: np.random.Generator, feature: float, colours: np.ndarray, threshold: float | None) -> Noise:
@@ -200,31 +215,26 @@ def sample_noise(rng: np.random.Generator, feature: float, colours: np.ndarray, 
 
 
 @dataclass(frozen=True)
-class Print:
-    """A decal (text or logo bitmap ``alpha`` [h, w] in [0, 1]) printed in ``ink`` over a ``ground`` texture,
-    centred at ``centre`` with ``width`` body units (bilinear sampling of the bitmap)."""
+class Print(_Coded):
+    """A decal (text or logo bitmap ``alpha`` [h, w] in [0, 1]) printed in ``ink`` over a ``ground`` texture
+    (solid or stripes), centred at ``centre`` with ``width`` body units (bilinear sampling of the bitmap)."""
 
-    ground: Texture
+    ground: Solid | Stripes
     alpha: np.ndarray
     ink: np.ndarray  # [3]
     centre: tuple[float, float]
     width: float
 
-    def __call__(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        out = np.array(self.ground(x, y), dtype=np.float32)
-        h, w = self.alpha.shape
-        px = np.float32((w - 1) / self.width)
-        u = (x - np.float32(self.centre[0])) * px + np.float32((w - 1) / 2)
-        v = (y - np.float32(self.centre[1])) * px + np.float32((h - 1) / 2)
-        sel = np.flatnonzero((u >= 0) & (u <= w - 1) & (v >= 0) & (v <= h - 1))
-        if sel.size == 0:
-            return out
-        u, v = u[sel], v[sel]
-        iu = np.minimum(u.astype(np.int64), w - 2)
-        iv = np.minimum(v.astype(np.int64), h - 2)
-        a = _bilinear(self.alpha.ravel(), w, iu, iv, u - iu, v - iv)
-        out[:, sel] = mix(out[:, sel], self.ink, a)
-        return out
+    @property
+    def image(self) -> np.ndarray:
+        return self.alpha
+
+    def _params(self) -> np.ndarray:
+        if not isinstance(self.ground, Solid | Stripes):
+            raise ValueError(f"a print's ground must be Solid or Stripes, got {type(self.ground).__name__}")
+        code = _code("print", self.ink, 0.0, *self.centre, (self.alpha.shape[1] - 1) / self.width)
+        code[GROUND:] = self.ground.code[:GROUND]
+        return code
 
 
 @lru_cache(maxsize=4)

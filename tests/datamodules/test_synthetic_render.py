@@ -139,3 +139,22 @@ def test_depth_order_decides_which_part_is_drawn(depth_order: str) -> None:
     rendered = render([Frame(body, looks)], [_background()])[0]
     drawn = (rendered.part == PART_INDEX["l_forearm"]).sum()
     assert (drawn < 60) if depth_order == "torso_front" else (drawn > 150)
+
+
+def test_rendered_pixels_are_the_look_at_their_local_coordinates() -> None:
+    # The compiled pass (texture only where covered) and ``Look.evaluate`` are one implementation: where a part is
+    # in front and fully covered, the pixel is the look's colour at the pixel's material point, and the label too.
+    identity, looks = _person(6)
+    frame = _frame(identity, looks, Articulation(yaw=0.2))
+    rendered = render([frame], [_background()])[0]
+    checked = []
+    for name in looks:
+        ys, xs = np.nonzero(ndimage.binary_erosion(rendered.part == PART_INDEX[name], iterations=2))
+        if ys.size < 50:
+            continue
+        checked.append(name)
+        coords, _ = frame.body.placements[name].to_local(xs.astype(np.float32), ys.astype(np.float32))
+        _, rgb, label = looks[name].evaluate(coords)
+        np.testing.assert_allclose(rendered.image[:, ys, xs], np.clip(rgb, 0.0, 1.0), atol=1e-6)
+        np.testing.assert_array_equal(rendered.parse[ys, xs], label)
+    assert {"torso", "head"} <= set(checked) and len(checked) >= 6, checked

@@ -8,7 +8,8 @@ ARGS   ?=
 # Where `make data` writes the built-in synthetic sets (the stage configs point here).
 DATA_DIR ?= data
 
-.PHONY: help install test lint format data train-stage1 train-stage2 train-stage3 train-stage4 train-e2e eval bench bench-synth
+.PHONY: help install test lint format data train-stage1 train-stage2 train-stage3 train-stage4 train-stage4-fusion \
+	train-temporal train-e2e eval predict bench bench-synth
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -40,33 +41,34 @@ $(DATA_DIR)/synthetic_mpv/data_pair.txt:
 $(DATA_DIR)/synthetic_deepfashion/test.lst:
 	$(BIN)/vton-data synth --out $(DATA_DIR)/synthetic_deepfashion --layout deepfashion --size 256x176 --n-train 1200 --n-test 120 --seed 1 --workers 2 --overwrite
 
-# A stage is "built" when its config exists; otherwise the target says so and fails.
-define train_stage
-	@test -f configs/$(1).yaml || { echo "$(2) is not built yet (no configs/$(1).yaml): see its issue" >&2; exit 1; }
-	$(VTON) fit -c configs/$(1).yaml $(ARGS)
-endef
-
 train-stage1:  ## stage 1, semantic layout prediction (configs/stage1_layout.yaml)
-	$(call train_stage,stage1_layout,stage 1 (semantic layout))
+	$(VTON) fit -c configs/stage1_layout.yaml $(ARGS)
 
-train-stage2:  ## stage 2, appearance-flow warping (configs/stage2_warp.yaml)
-	$(call train_stage,stage2_warp,stage 2 (appearance-flow warping))
+train-stage2:  ## stage 2, appearance-flow warping (configs/stage2_warp.yaml; siblings _tps, _flow)
+	$(VTON) fit -c configs/stage2_warp.yaml $(ARGS)
 
 train-stage3:  ## stage 3, try-on synthesis (configs/stage3_synthesis.yaml)
-	$(call train_stage,stage3_synthesis,stage 3 (try-on synthesis))
+	$(VTON) fit -c configs/stage3_synthesis.yaml $(ARGS)
 
-train-stage4:  ## stage 4, pose-transfer refinement (configs/stage4_refine.yaml)
-	$(call train_stage,stage4_refine,stage 4 (pose-transfer refinement))
+train-stage4:  ## stage 4, pose-transfer refinement (configs/stage4_refine.yaml; sibling _intrinsic)
+	$(VTON) fit -c configs/stage4_refine.yaml $(ARGS)
 
-train-e2e:  ## end-to-end fine-tuning of the chained stages (configs/e2e.yaml)
-	$(call train_stage,e2e,the end-to-end chain)
+train-stage4-fusion:  ## stage 4 for the try-on chain: fusion with stage 3's result, MPV layout
+	$(VTON) fit -c configs/stage4_refine.yaml -c configs/stage4_refine_fusion.yaml $(ARGS)
 
-eval:  ## full evaluation table of the chain on the test split
-	@test -f configs/e2e.yaml || { echo "eval needs the end-to-end chain, which is not built yet (no configs/e2e.yaml)" >&2; exit 1; }
+train-temporal:  ## temporal fine-tuning of stage 3 over pose sequences (configs/temporal.yaml)
+	$(VTON) fit -c configs/temporal.yaml $(ARGS)
+
+train-e2e:  ## joint fine-tuning of the chained stages (configs/e2e.yaml; needs the stage checkpoints)
+	$(VTON) fit -c configs/e2e.yaml $(ARGS)
+
+eval:  ## full evaluation table of the chain on the test split (ARGS="--ckpt_path outputs/e2e/checkpoints/last.ckpt")
 	$(VTON) test -c configs/e2e.yaml $(ARGS)
 
-bench:  ## GPU speed and memory benchmarks of every stage and the chain
-	@test -f scripts/bench_gpu.py || { echo "the GPU benchmarks are not built yet (no scripts/bench_gpu.py); 'make bench-synth' times data generation" >&2; exit 1; }
+predict:  ## try-on results for a list of inputs (ARGS="--data.predict_list my_list.csv --ckpt_path ...")
+	$(VTON) predict -c configs/e2e.yaml $(ARGS)
+
+bench:  ## GPU speed and memory benchmarks of every stage and the chain (about 8 minutes on one H100 / H200)
 	$(BIN)/python scripts/bench_gpu.py $(ARGS)
 
 bench-synth:  ## time synthetic data generation on this CPU (writes figures to stdout)

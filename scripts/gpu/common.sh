@@ -32,8 +32,9 @@ vton() { python3 -m lightning_modules.cli "$@"; }
 # checkpoint after a fit) unless NO_TEST is set. GPUS: "0" or "0,1" (wrapped round on fewer GPUs). ARGS come after
 # the defaults here (so they can override them); logs in outputs/NAME.{fit,test}.log, metrics in outputs/NAME/.
 job() {
-  local name=$1 seconds=$3 configs=() file files gpus
+  local name=$1 seconds=$3 configs=() file files gpus first
   gpus=$(for g in ${2//,/ }; do gpu "$g"; done | paste -sd,)
+  first=${gpus%%,*}
   IFS=+ read -r -a files <<< "$4"
   for file in "${files[@]}"; do configs+=(-c "$file"); done
   shift 4
@@ -49,7 +50,7 @@ job() {
     tested=(--ckpt_path "outputs/$name/checkpoints/last.ckpt")
   fi
   [[ -n ${NO_TEST:-} ]] && return
-  on_gpus "$(gpu "${2%%,*}")" vton test "${base[@]}" "$@" "${extra[@]}" "${tested[@]}" > "outputs/$name.test.log" 2>&1
+  on_gpus "$first" vton test "${base[@]}" "$@" "${extra[@]}" "${tested[@]}" > "outputs/$name.test.log" 2>&1
   echo "$name: test exit $?"
 }
 

@@ -11,6 +11,13 @@ stage_seconds=${1:-160}
 joint_seconds=${2:-150}
 joint_steps=${3:-600}
 source "$(dirname "$0")/common.sh"
+chain=(--model.init_args.layout_checkpoint outputs/c1_layout/checkpoints/last.ckpt
+       --model.init_args.warp_checkpoint outputs/c2_warp/checkpoints/last.ckpt
+       --model.init_args.synthesis_checkpoint outputs/c3_synthesis/checkpoints/last.ckpt
+       --model.init_args.refine_checkpoint outputs/c4_refine/checkpoints/last.ckpt)
+joint=(--trainer.max_steps "$joint_steps" --trainer.log_every_n_steps 10 --trainer.val_check_interval 50)
+synthesis=(--model.init_args.synthesis_checkpoint outputs/c3_synthesis/checkpoints/last.ckpt)
+if [[ -z ${TESTS_ONLY:-} ]]; then  # TESTS_ONLY=1: only the tests, on a machine that still has the runs' outputs
 synth_mpv
 echo "data: $(( $(date +%s) - start )) s"
 rm -rf outputs/c[1-4]_* outputs/e2e_* outputs/temporal* && mkdir -p outputs
@@ -22,22 +29,19 @@ NO_TEST=1 job c4_refine 1 "$stage_seconds" configs/stage4_refine.yaml+configs/st
 wait
 echo "phase A: $(( $(date +%s) - start )) s"
 
-chain=(--model.init_args.layout_checkpoint outputs/c1_layout/checkpoints/last.ckpt
-       --model.init_args.warp_checkpoint outputs/c2_warp/checkpoints/last.ckpt
-       --model.init_args.synthesis_checkpoint outputs/c3_synthesis/checkpoints/last.ckpt
-       --model.init_args.refine_checkpoint outputs/c4_refine/checkpoints/last.ckpt)
-joint=(--trainer.max_steps "$joint_steps" --trainer.log_every_n_steps 10 --trainer.val_check_interval 50)
-synthesis=(--model.init_args.synthesis_checkpoint outputs/c3_synthesis/checkpoints/last.ckpt)
 NO_TEST=1 job e2e_1gpu 0 "$joint_seconds" configs/e2e.yaml "${chain[@]}" "${joint[@]}" &
 NO_TEST=1 job e2e_ddp2 0,1 "$joint_seconds" configs/e2e.yaml "${chain[@]}" "${joint[@]}" \
   --trainer configs/trainer/ddp.yaml --trainer.devices 2 --data.batch_size 4 &
 job temporal 1 "$joint_seconds" configs/temporal.yaml "${synthesis[@]}" &
 wait
 echo "phase B: $(( $(date +%s) - start )) s"
+fi
 
 job e2e_stagewise 0 0 configs/e2e.yaml "${chain[@]}" &
 job e2e_joint 1 0 configs/e2e.yaml "${chain[@]}" --ckpt_path outputs/e2e_1gpu/checkpoints/last.ckpt &
 job temporal_per_frame 1 0 configs/temporal.yaml "${synthesis[@]}" &
+[[ -n ${TESTS_ONLY:-} ]] && job temporal_trained 0 0 configs/temporal.yaml "${synthesis[@]}" \
+  --ckpt_path outputs/temporal/checkpoints/last.ckpt &
 wait
 echo "total: $(( $(date +%s) - start )) s"
 grep -h -A20 "| metric" outputs/e2e_stagewise.test.log outputs/e2e_joint.test.log

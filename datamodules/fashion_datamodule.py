@@ -8,12 +8,14 @@ from collections.abc import Hashable
 import numpy as np
 import torch
 from lightning.pytorch import LightningDataModule
+from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities import rank_zero_warn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from datamodules.augment import PairedAugmentation
 from datamodules.contract import DatasetFormatError
 from datamodules.pose import KeypointMapEncoder
+from datamodules.predict_list import PredictionList
 from datamodules.readers.base import DatasetReader, SampleRecord, get_reader_class
 
 log = logging.getLogger(__name__)
@@ -25,16 +27,38 @@ def augmentation_generator(seed: int, epoch: int, index: int) -> torch.Generator
     return torch.Generator().manual_seed(int(state))
 
 
+# The optional prediction-list columns the try-on chain cannot do without: stage 1 reads the source parsing
+# (``src_parse``, ``src_masks``, ``src_agnostic``) and stages 2 and 4 the source pose (``src_pose``). The cloth mask
+# may fall back to the garment's non-white area (``datamodules.predict_list``).
+PREDICT_REQUIRED_COLUMNS = ("person_pose", "parsing")
+# ``reader_options`` keys that also apply to a prediction list.
+PREDICT_READER_OPTIONS = ("parse_label_set", "mask_threshold", "white_threshold")
+
+
+class ResumableDataLoader(DataLoader):
+    """A ``DataLoader`` that Lightning counts as resumable (it has ``state_dict`` / ``load_state_dict``), so a
+    mid-epoch resume does not warn that the data position is lost: ``FashionDataModule`` keeps that position in
+    its own checkpoint state and starts the resumed epoch's sampler after the consumed batches."""
+
+    def state_dict(self) -> dict:
+        """Empty: the position is in ``FashionDataModule.state_dict``."""
+        return {}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Nothing to restore here (the DataModule restores the position)."""
+
+
 def make_loader(
     dataset: Dataset,
     batch_size: int,
     num_workers: int,
     sampler: DistributedSampler | None = None,
     pin_memory: bool = False,
+    loader_class: type[DataLoader] = DataLoader,
 ) -> DataLoader:
     """The project's DataLoader: order from ``sampler`` only (training) or the dataset's order, never a dropped
     last batch (every evaluation sample counts), persistent workers when there are any."""
-    return DataLoader(
+    return loader_class(
         dataset,
         batch_size=batch_size,
         sampler=sampler,
@@ -81,19 +105,42 @@ class EpochIndexSampler(DistributedSampler):
 
     Lightning calls ``set_epoch`` on it every epoch (in the main process, so persistent workers see the new epoch
     through the keys) and, since it is a ``DistributedSampler``, leaves it in place under DDP.
+
+    ``resume_at(epoch, skip)`` makes the next iteration (only that one) start after the first ``skip`` keys of this
+    rank's share of ``epoch``'s order, without loading them; ``len`` stays the whole share, as Lightning counts the
+    resumed epoch's batches from its restored progress.
     """
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.skip = 0
+
+    def resume_at(self, epoch: int, skip: int) -> None:
+        """Start the next iteration at sample ``skip`` of this rank's share of epoch ``epoch``."""
+        if epoch < 0 or skip < 0:
+            raise ValueError(f"EpochIndexSampler.resume_at: epoch and skip must be >= 0, got {epoch} and {skip}")
+        self.set_epoch(epoch)
+        self.skip = skip
+
     def __iter__(self):
-        epoch = self.epoch
-        return ((index, epoch) for index in super().__iter__())
+        epoch, skip = self.epoch, self.skip
+        self.skip = 0
+        indices = list(super().__iter__())[skip:]
+        return ((index, epoch) for index in indices)
 
 
 class FashionDataModule(LightningDataModule):
     """One DataModule for every supported layout; batches follow the data contract (``datamodules.contract``).
 
     Splits: ``fit`` trains on the ``train`` split and validates on the ``test`` split (or ``val_subset`` evenly
-    spaced samples of it, the same for every seed); ``test`` and ``predict`` use the whole ``test`` split. Validation,
-    test and predict loaders keep the last partial batch.
+    spaced samples of it, the same for every seed); ``test`` uses the whole ``test`` split, and so does ``predict``
+    unless ``predict_list`` names a prediction list (``datamodules.predict_list``; its rows must give the person's
+    pose and parsing, ``PREDICT_REQUIRED_COLUMNS``). Validation, test and predict loaders keep the last partial batch.
+
+    Exact resume: the checkpoint state (``state_dict``) holds the epoch and the number of training batches of it
+    that the fit loop has taken (``batch_progress.current.ready``; the loader itself runs one batch ahead). After
+    ``load_state_dict`` the next ``train_dataloader`` starts that epoch's order after those batches, without
+    loading them; later epochs start at their beginning. Same ``batch_size`` and number of processes assumed.
 
     Bad data: by default the first problem found when reading the list files raises ``DatasetFormatError`` at
     ``setup``, and a bad file raises when its sample is loaded (the messages of ``vton-data check``). With
@@ -120,6 +167,9 @@ class FashionDataModule(LightningDataModule):
             ``white_threshold``, ``annotation_csv``, ``pairs_csv`` (see ``docs/DATA.md``).
         pin_memory: pin batches in page-locked memory (faster copies to a GPU).
         shuffle: shuffle the training split.
+        predict_list: a prediction list CSV (``datamodules.predict_list``) for ``vton predict``; ``None``: predict
+            on the ``test`` split. ``reader_options`` keys ``parse_label_set``, ``mask_threshold`` and
+            ``white_threshold`` apply to it too.
     """
 
     def __init__(
@@ -142,6 +192,7 @@ class FashionDataModule(LightningDataModule):
         reader_options: dict | None = None,
         pin_memory: bool = False,
         shuffle: bool = True,
+        predict_list: str | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -161,6 +212,8 @@ class FashionDataModule(LightningDataModule):
         self.train_set: FashionDataset | None = None
         self.val_set: FashionDataset | None = None
         self.test_set: FashionDataset | None = None
+        self.predict_set: PredictionList | None = None  # the predict_list samples
+        self.resume_position: tuple[int, int] | None = None  # (epoch, batches taken), for the next train loader
 
     def make_reader(self, split: str) -> DatasetReader:
         options = dict(self.hparams.reader_options or {})
@@ -221,8 +274,50 @@ class FashionDataModule(LightningDataModule):
                 picks = np.linspace(0, len(records) - 1, self.hparams.val_subset).round().astype(int)
                 records = [records[i] for i in picks]
             self.val_set = FashionDataset(reader, records)
-        if stage in (None, "test", "predict"):
+        if stage in (None, "test") or (stage == "predict" and self.hparams.predict_list is None):
             self.test_set = FashionDataset(*self.split_records("test"))
+        if stage in (None, "predict") and self.hparams.predict_list is not None:
+            self.predict_set = self.make_predict_list()
+
+    def make_predict_list(self) -> PredictionList:
+        """The ``predict_list`` samples at this module's size and pose encoding (errors name the list file and line)."""
+        hp = self.hparams
+        options = {key: value for key, value in (hp.reader_options or {}).items() if key in PREDICT_READER_OPTIONS}
+        return PredictionList(
+            hp.predict_list,
+            image_size=self.image_size,
+            pose_map=hp.pose_map,
+            pose_radius=hp.pose_radius,
+            pose_sigma=hp.pose_sigma,
+            required=PREDICT_REQUIRED_COLUMNS,
+            **options,
+        )
+
+    def state_dict(self) -> dict[str, int]:
+        """``{"epoch", "batches"}``: the training position the fit loop has reached (class docstring); a finished
+        epoch is saved as the start of the next one. Empty outside a fit."""
+        trainer = self.trainer
+        if trainer is None or trainer.state.fn != TrainerFn.FITTING:
+            return {}
+        epoch = trainer.current_epoch
+        batches = trainer.fit_loop.epoch_loop.batch_progress.current.ready
+        if batches >= trainer.num_training_batches:
+            epoch, batches = epoch + 1, 0
+        return {"epoch": int(epoch), "batches": int(batches)}
+
+    def load_state_dict(self, state_dict: dict[str, int]) -> None:
+        """Restore the position saved by ``state_dict`` for the next ``train_dataloader``."""
+        if not state_dict:
+            return
+        missing = [key for key in ("epoch", "batches") if key not in state_dict]
+        if missing:
+            raise KeyError(
+                f"FashionDataModule.load_state_dict: the checkpoint's datamodule state {state_dict} lacks {missing}"
+            )
+        epoch, batches = int(state_dict["epoch"]), int(state_dict["batches"])
+        if epoch < 0 or batches < 0:
+            raise ValueError(f"FashionDataModule.load_state_dict: negative position {state_dict} in the checkpoint")
+        self.resume_position = (epoch, batches)
 
     def train_dataloader(self) -> DataLoader:
         trainer = self.trainer
@@ -233,7 +328,11 @@ class FashionDataModule(LightningDataModule):
             shuffle=self.hparams.shuffle,
             seed=self.hparams.seed,
         )
-        return self._loader(self.train_set, sampler=sampler)
+        if self.resume_position is not None:
+            epoch, batches = self.resume_position
+            sampler.resume_at(epoch, batches * self.hparams.batch_size)
+            self.resume_position = None
+        return self._loader(self.train_set, sampler=sampler, loader_class=ResumableDataLoader)
 
     def val_dataloader(self) -> DataLoader:
         return self._loader(self.val_set)
@@ -242,8 +341,13 @@ class FashionDataModule(LightningDataModule):
         return self._loader(self.test_set)
 
     def predict_dataloader(self) -> DataLoader:
-        return self._loader(self.test_set)
+        return self._loader(self.test_set if self.hparams.predict_list is None else self.predict_set)
 
-    def _loader(self, dataset: FashionDataset, sampler: DistributedSampler | None = None) -> DataLoader:
+    def _loader(
+        self,
+        dataset: Dataset,
+        sampler: DistributedSampler | None = None,
+        loader_class: type[DataLoader] = DataLoader,
+    ) -> DataLoader:
         hp = self.hparams
-        return make_loader(dataset, hp.batch_size, hp.num_workers, sampler, pin_memory=hp.pin_memory)
+        return make_loader(dataset, hp.batch_size, hp.num_workers, sampler, hp.pin_memory, loader_class)

@@ -186,3 +186,46 @@ def test_skip_bad_samples_drops_counts_and_warns(root):
     assert dm.skipped_samples == {"train": 3, "test": 4}
     assert [record.entry.rsplit(":", 1)[1] for record in dm.train_set.records] == ["1", "4"]
     assert len(batches(dm.train_dataloader())) == 1
+
+
+def test_a_restored_position_resumes_that_epoch_after_the_taken_batches_once(root):
+    dm = datamodule(root, batch_size=2)  # 5 samples: batches of 2, 2, 1
+    dm.setup("fit")
+    reference = dm.train_dataloader()
+    reference.sampler.set_epoch(1)
+    epoch_1 = batches(reference)
+    dm.load_state_dict({"epoch": 1, "batches": 2})
+    resumed = dm.train_dataloader()
+    assert len(resumed) == 3  # Lightning counts the resumed epoch from its restored progress
+    assert_same_batches(batches(resumed), epoch_1[2:])  # epoch 1's order, the first 4 samples not loaded
+    later = dm.train_dataloader()  # the position applies to the first loader only
+    later.sampler.set_epoch(1)
+    assert_same_batches(batches(later), epoch_1)
+    dm.load_state_dict({})  # a checkpoint saved outside a fit: nothing to restore
+    assert dm.resume_position is None
+    with pytest.raises(KeyError, match=r"lacks \['batches'\]"):
+        dm.load_state_dict({"epoch": 1})
+
+
+def test_predict_list_replaces_the_test_split_and_needs_pose_and_parsing(root, tmp_path):
+    person, cloth = Path(PERSONS[0]).stem, Path(CLOTH).stem
+    files = [f"images/{person}.jpg", f"cloth_image/{cloth}.jpg", f"pose_coco/{Path(PERSONS[1]).stem}_keypoints.json",
+             f"pose_coco/{person}_keypoints.json", f"parse_cihp/{person}.png"]  # fmt: skip
+    header = "person,cloth,pose,person_pose,parsing,name"
+    rows = [",".join([*(str(root / file) for file in files), f"out{i}"]) for i in range(3)]
+    listed = tmp_path / "list.csv"
+    listed.write_text("\n".join([header, *rows]) + "\n")
+    dm = datamodule(root, batch_size=2, predict_list=str(listed), reader_options={"parse_label_set": "cihp"})
+    dm.setup("predict")
+    assert dm.test_set is None  # the test split is not read
+    loaded = batches(dm.predict_dataloader())
+    assert [batch["meta"]["name"] for batch in loaded] == [["out0", "out1"], ["out2"]]
+    expected = dm.make_reader("test").load(dm.split_records("test")[1][0])["src_parse"]  # test row 1: person 0
+    assert torch.equal(loaded[0]["src_parse"][0], expected)  # CIHP ids mapped as the MPV reader maps them
+    no_parsing = tmp_path / "no_parsing.csv"
+    no_parsing.write_text("person,cloth,pose,person_pose\n" + ",".join(str(root / f) for f in files[:4]) + "\n")
+    with pytest.raises(DatasetFormatError, match=rf"{no_parsing}:1: header .*missing \['parsing'\]"):
+        datamodule(root, predict_list=str(no_parsing)).setup("predict")
+    plain = datamodule(root)
+    plain.setup("predict")
+    assert plain.predict_set is None and len(batches(plain.predict_dataloader())) == 2  # the 7 test samples

@@ -1,0 +1,107 @@
+"""``vton predict -c configs/e2e.yaml --data.predict_list LIST``: the chain's results and grids, written by the
+config's ``PredictionWriter``, from a list over the tiny synthetic set; a list naming a missing file fails clearly."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from torch.utils.data import default_collate
+
+from datamodules.contract import DatasetFormatError
+from datamodules.predict_list import PredictionList
+from lightning_modules.cli import main as vton
+from lightning_modules.pipeline import TryOnPipeline
+
+REPO = Path(__file__).resolve().parents[2]
+# (person, target-pose person, cloth) stems of the synthetic test split: 3 rows = one batch of 2 and one of 1.
+ROWS = [
+    ("SYN500000", "SYN500001", "SYNC500000A@0=cloth_front"),
+    ("SYN500001", "SYN500002", "SYNC500001A@0=cloth_front"),
+    ("SYN500002", "SYN500000", "SYNC500002A@0=cloth_front"),
+]
+
+
+@pytest.fixture(scope="module")
+def checkpoints(stage1_run, stage2_run, stage3_run, stage4_fusion_run) -> dict[str, Path]:
+    """The tiny stage checkpoints the chain loads."""
+    return {
+        "layout": stage1_run / "outputs/stage1_layout/checkpoints/last.ckpt",
+        "warp": stage2_run("stage2_warp_tps") / "outputs/stage2_warp_tps/checkpoints/last.ckpt",
+        "synthesis": stage3_run / "outputs/stage3_synthesis/checkpoints/last.ckpt",
+        "refine": stage4_fusion_run / "outputs/stage4_refine_fusion/checkpoints/last.ckpt",
+    }
+
+
+@pytest.fixture(scope="module")
+def chain(checkpoints, tiny_synthetic_roots) -> list[str]:
+    """``vton`` overrides: configs/e2e.yaml from the tiny stage checkpoints, at 64x48, CPU, batch 2."""
+    args = [
+        *("--trainer", str(REPO / "configs/trainer/smoke.yaml")),
+        *("--trainer.logger", str(REPO / "configs/logger/csv.yaml")),
+        *("--data.root", str(tiny_synthetic_roots["mpv"]), "--data.image_size", "[64, 48]"),
+        *("--data.batch_size", "2", "--data.num_workers", "0"),
+        *("--data.reader_options", "{parse_label_set: cihp}"),  # the synthetic parsings use CIHP ids
+    ]
+    for name, path in checkpoints.items():
+        args += [f"--model.init_args.{name}_checkpoint", str(path)]
+    return args
+
+
+def person_file(root: Path, stem: str) -> Path:
+    return next((root / "images").glob(f"{stem}-*.jpg"))
+
+
+def write_list(folder: Path, root: Path, missing_person: bool = False) -> Path:
+    """``folder/list.csv`` over the synthetic MPV test persons at ``root`` (absolute paths)."""
+    lines = ["person,cloth,pose,person_pose,parsing,cloth_mask,name"]
+    for i, (person, target, cloth) in enumerate(ROWS):
+        image = person_file(root, person).relative_to(root)
+        pose = f"pose_coco/{person_file(root, target).stem}_keypoints.json"
+        person_pose = f"pose_coco/{image.stem}_keypoints.json"
+        if missing_person and i == 1:
+            image = Path("images/nobody.jpg")
+        files = [image, f"cloth_image/{cloth}.jpg", pose, person_pose, f"parse_cihp/{image.stem}.png",
+                 f"cloth_mask/{cloth}_mask.png"]  # fmt: skip
+        lines.append(",".join([*(str(root / file) for file in files), f"tryon_{i}"]))
+    path = folder / "list.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_predict_writes_each_rows_result_and_grid(
+    tmp_path, monkeypatch, checkpoints, chain, tiny_synthetic_roots
+) -> None:
+    root = tiny_synthetic_roots["mpv"]
+    listed = write_list(tmp_path, root)
+    monkeypatch.chdir(tmp_path)
+    vton(["predict", "-c", str(REPO / "configs/e2e.yaml"), *chain, "--data.predict_list", str(listed)])
+    out = tmp_path / "outputs/e2e/predictions"
+    names = [f"tryon_{i}.png" for i in range(len(ROWS))]
+    assert sorted(p.name for p in out.glob("*.png")) == names
+    assert sorted(p.name for p in (out / "grids").glob("*.png")) == names
+    for name in names:
+        assert np.array(Image.open(out / "grids" / name)).shape == (2 + 64 + 2, 2 + 4 * (48 + 2), 3)
+    # The written result is the chain's (eval mode) output for that row, to 8-bit rounding.
+    samples = PredictionList(listed, image_size=(64, 48), parse_label_set="cihp", required=("person_pose", "parsing"))
+    paths = {f"{name}_checkpoint": str(path) for name, path in checkpoints.items()}
+    model = TryOnPipeline(image_size=(64, 48), **paths).eval()
+    with torch.no_grad():
+        expected = model(default_collate([samples[2]]))["result"][0]
+    expected = ((expected.clamp(-1, 1) + 1) / 2 * 255).permute(1, 2, 0).numpy()
+    written = np.array(Image.open(out / "tryon_2.png")).astype(np.float32)
+    assert written.shape == (64, 48, 3)
+    np.testing.assert_allclose(written, expected, atol=1.0)
+    assert written.std() > 1.0  # a picture, not a constant
+
+
+def test_a_missing_listed_file_names_the_list_and_line(tmp_path, monkeypatch, chain, tiny_synthetic_roots) -> None:
+    listed = write_list(tmp_path, tiny_synthetic_roots["mpv"], missing_person=True)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(DatasetFormatError, match=rf"{re.escape(str(listed))}:3: .*nobody\.jpg"):
+        vton(["predict", "-c", str(REPO / "configs/e2e.yaml"), *chain, "--data.predict_list", str(listed)])
+    assert not (tmp_path / "outputs/e2e/predictions").exists()

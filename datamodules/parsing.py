@@ -27,8 +27,9 @@ INDEX_PNG_MODES = ("L", "P")
 
 def check_label_range(labels: Tensor, source: str) -> None:
     """Raise if any label lies outside ``0..19``; the message lists the offending values."""
-    bad = torch.unique(labels[(labels < 0) | (labels >= NUM_PARSE_LABELS)])
-    if bad.numel():
+    low, high = torch.aminmax(labels) if labels.numel() else (0, 0)
+    if low < 0 or high >= NUM_PARSE_LABELS:
+        bad = torch.unique(labels[(labels < 0) | (labels >= NUM_PARSE_LABELS)])
         raise DatasetFormatError(
             f"{source}: labels {bad.tolist()} out of range 0..{NUM_PARSE_LABELS - 1} (LIP-20 ids expected)"
         )
@@ -61,25 +62,36 @@ def read_parsing(path: Path, label_set: str = "lip", torso_skin_label: int = CIH
         raise DatasetFormatError(f"{path}: unreadable or corrupt image file") from exc
     if labels is None:
         raise DatasetFormatError(f"{path}: parsing must be a single-channel index PNG (mode L or P), got mode {mode}")
-    labels = torch.from_numpy(labels.astype(np.int64))
+    labels = torch.from_numpy(labels)  # uint8: checked and mapped before the one conversion to long
     check_label_range(labels, str(path))
-    return to_lip_labels(labels, label_set, torso_skin_label)
+    return to_lip_labels(labels, label_set, torso_skin_label).long()
 
 
-def _group_table(ids: tuple[int, ...], device: torch.device) -> Tensor:
+def _group_table(ids: tuple[int, ...]) -> Tensor:
     """``[20]`` bool lookup table, True for the label ids of a group (indexing it is much faster than ``isin``)."""
-    table = torch.zeros(NUM_PARSE_LABELS, dtype=torch.bool, device=device)
+    table = torch.zeros(NUM_PARSE_LABELS, dtype=torch.bool)
     table[list(ids)] = True
     return table
 
 
+GROUP_NAMES = tuple(MASK_GROUPS)
+CLOTH_TABLE = _group_table(MASK_GROUPS["cloth"])  # [20] bool
+MASK_TABLE = torch.stack([_group_table(MASK_GROUPS[name]) for name in GROUP_NAMES]).float()  # [G, 20] float {0, 1}
+
+
 def derived_masks(parse: Tensor) -> dict[str, Tensor]:
     """``parse [..., H, W]`` -> ``{group: [..., 1, H, W] float {0, 1}}`` for every group of ``contract.MASK_GROUPS``
-    (cloth region, face, hair, arms, legs, background)."""
-    return {name: _group_table(ids, parse.device)[parse].unsqueeze(-3).float() for name, ids in MASK_GROUPS.items()}
+    (cloth region, face, hair, arms, legs, background).
+
+    One gather from the ``[G, 20]`` label -> group table builds all ``G`` masks; each mask is a contiguous slice of
+    that ``[G, ..., H, W]`` result. Labels outside ``0..19`` raise ``DatasetFormatError`` (``check_label_range``).
+    """
+    check_label_range(parse, "derived_masks")
+    masks = MASK_TABLE.to(parse.device).index_select(1, parse.reshape(-1)).view(len(GROUP_NAMES), *parse.shape)
+    return {name: mask.unsqueeze(-3) for name, mask in zip(GROUP_NAMES, masks, strict=True)}
 
 
 def cloth_agnostic_image(image: Tensor, parse: Tensor) -> Tensor:
     """``I_s`` without clothes: ``image [..., 3, H, W]`` in [-1, 1] with the cloth region (``MASK_GROUPS["cloth"]``
     of ``parse [..., H, W]``) set to 0, i.e. mid grey."""
-    return image.masked_fill(_group_table(MASK_GROUPS["cloth"], parse.device)[parse].unsqueeze(-3), 0.0)
+    return image.masked_fill(CLOTH_TABLE.to(parse.device)[parse].unsqueeze(-3), 0.0)

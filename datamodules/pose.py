@@ -88,11 +88,8 @@ def _with_visibility(xy: Tensor, visible: Tensor) -> Tensor:
 
 def shift_keypoints(kpts: Tensor, dx: float = 0.0, dy: float = 0.0, sx: float = 1.0, sy: float = 1.0) -> Tensor:
     """``[18, 3]`` -> visible joints mapped by ``x' = sx * x + dx``, ``y' = sy * y + dy``; missing joints untouched."""
-    out = kpts.clone()
-    visible = kpts[:, 2] > 0
-    out[visible, 0] = kpts[visible, 0] * sx + dx
-    out[visible, 1] = kpts[visible, 1] * sy + dy
-    return out
+    moved = kpts[:, :2] * torch.tensor([sx, sy], dtype=kpts.dtype) + torch.tensor([dx, dy], dtype=kpts.dtype)
+    return torch.cat((torch.where(kpts[:, 2:] > 0, moved, kpts[:, :2]), kpts[:, 2:]), dim=1)
 
 
 def rescale_keypoints(kpts: Tensor, from_size: tuple[int, int], to_size: tuple[int, int]) -> Tensor:
@@ -106,6 +103,9 @@ def rescale_keypoints(kpts: Tensor, from_size: tuple[int, int], to_size: tuple[i
     return shift_keypoints(kpts, dx=0.5 * sx - 0.5, dy=0.5 * sy - 0.5, sx=sx, sy=sy)
 
 
+EXP_UNDERFLOW = 110.0  # exp(-x) is exactly 0 in float32 for x > 103.98; 110 leaves a margin for any exp kernel
+
+
 @dataclass(frozen=True)
 class KeypointMapEncoder:
     """Keypoints ``[18, 3]`` -> one map per joint ``[18, H, W]`` in [0, 1]; a missing joint gives a zero map.
@@ -115,6 +115,12 @@ class KeypointMapEncoder:
     radius 8 on DeepFashion. ``kind="gaussian"``: ``exp(-d^2 / (2 sigma^2))``, the "small Gaussian envelopes" of seed
     002 (section 3; its sigma is not given: 6 px, as in GFLA/PATN's DeepFashion maps, FORMATS.md 1.6). Radius and sigma
     are in pixels of the map being drawn (the configured image size).
+
+    Each joint is drawn only inside a square box around it, of half-width ``radius`` (disks) or
+    ``sigma * sqrt(2 * EXP_UNDERFLOW)`` (Gaussians: beyond it ``exp`` underflows to exactly 0 in float32) plus a
+    pixel of margin, shifted to lie inside the map. Inside the box the float32 formula is evaluated exactly as on the
+    full map, so the maps equal the dense ``[J, H, W]`` evaluation bit for bit (nothing is truncated). A visible joint
+    at an infinite coordinate gives a zero map; a visible NaN coordinate raises ``ValueError``.
     """
 
     kind: str = "disk"
@@ -130,11 +136,26 @@ class KeypointMapEncoder:
     def __call__(self, kpts: Tensor, size: tuple[int, int]) -> Tensor:
         """``kpts [J, 3]`` in pixels of an ``(H, W)`` image -> ``[J, H, W]`` float32."""
         height, width = size
-        ys = torch.arange(height, dtype=torch.float32).view(1, height, 1)
-        xs = torch.arange(width, dtype=torch.float32).view(1, 1, width)
-        kx, ky = kpts[:, 0].float().view(-1, 1, 1), kpts[:, 1].float().view(-1, 1, 1)
-        dist2 = (xs - kx) ** 2 + (ys - ky) ** 2  # [J, H, W]
-        missing = (kpts[:, 2] <= 0).view(-1, 1, 1)
-        if self.kind == "disk":
-            return ((dist2 <= self.radius**2) & ~missing).float()
-        return torch.exp(-dist2 / (2.0 * self.sigma**2)).masked_fill_(missing, 0.0)
+        maps = torch.zeros(len(kpts), height, width)
+        centres = kpts[:, :2].float()
+        visible = kpts[:, 2] > 0
+        if centres[visible].isnan().any():
+            raise ValueError(f"KeypointMapEncoder: visible keypoints must not be NaN, got {kpts[visible].tolist()}")
+        joints = (visible & centres.isfinite().all(dim=1)).nonzero()[:, 0]
+        if not len(joints):
+            return maps
+        disk = self.kind == "disk"
+        reach = self.radius if disk else self.sigma * math.sqrt(2.0 * EXP_UNDERFLOW)
+        box = math.ceil(2.0 * reach) + 4  # covers floor(c - reach) - 1 .. ceil(c + reach) + 1
+        centres = centres[joints]  # [n, 2]
+        limits = torch.tensor([width, height])
+        extent = limits.clamp(max=box)  # box size per axis, at most the map
+        # box origin per joint and axis, shifted inside the map; float32 integers, exact below 2^24
+        origin = torch.minimum((centres - reach).floor() - 1, (limits - extent).float()).clamp(min=0)
+        px = origin[:, :1] + torch.arange(int(extent[0]), dtype=torch.float32)  # [n, bw] pixel x
+        py = origin[:, 1:] + torch.arange(int(extent[1]), dtype=torch.float32)  # [n, bh] pixel y
+        dist2 = ((px - centres[:, :1]) ** 2)[:, None, :] + ((py - centres[:, 1:]) ** 2)[:, :, None]  # [n, bh, bw]
+        values = (dist2 <= self.radius**2).float() if disk else torch.exp(-dist2 / (2.0 * self.sigma**2))
+        flat = (joints[:, None, None] * height + py.long()[:, :, None]) * width + px.long()[:, None, :]
+        maps.view(-1)[flat.view(-1)] = values.view(-1)
+        return maps

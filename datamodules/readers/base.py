@@ -155,7 +155,7 @@ def _read_pixels(path: Path, mode: str) -> np.ndarray:
         raise DatasetFormatError(f"{path}: file not found")
     try:
         with Image.open(path) as image:
-            return np.array(image.convert(mode))
+            return np.array(image if image.mode == mode else image.convert(mode))
     except (OSError, SyntaxError, ValueError) as exc:
         raise DatasetFormatError(f"{path}: unreadable or corrupt image file") from exc
 
@@ -206,10 +206,13 @@ def read_ground_truth(path: Path) -> tuple[Tensor, Tensor]:
         raise DatasetFormatError(f"{path}: expected flow [2, H, W] and vis [H, W], got {flow.shape} and {vis.shape}")
     if not np.isfinite(flow).all():
         raise DatasetFormatError(f"{path}: flow has non-finite values")
-    bad = np.setdiff1d(np.unique(vis), np.arange(VIS_LABELS))
-    if bad.size:
+    outside = np.ones(vis.shape, dtype=bool)  # one pass per label instead of sorting the map (np.unique)
+    for label in range(VIS_LABELS):
+        outside &= vis != label
+    if outside.any():
+        bad = np.unique(vis[outside])
         raise DatasetFormatError(f"{path}: vis values {bad.tolist()} outside 0 (background), 1 (visible), 2 (occluded)")
-    return torch.from_numpy(flow.astype(np.float32)), torch.from_numpy(vis.astype(np.int64))
+    return torch.from_numpy(flow.astype(np.float32, copy=False)), torch.from_numpy(vis.astype(np.int64, copy=False))
 
 
 # --- resizing ------------------------------------------------------------------------------------
@@ -230,8 +233,8 @@ def resize_labels(labels: Tensor, size: tuple[int, int]) -> Tensor:
 
 
 def to_signed_unit(image: Tensor) -> Tensor:
-    """``uint8 [0, 255]`` -> float32 in [-1, 1]."""
-    return image.float() / 127.5 - 1.0
+    """``uint8 [0, 255]`` -> float32 in [-1, 1] (a new tensor, computed in place)."""
+    return image.to(torch.float32, copy=True).div_(127.5).sub_(1.0)
 
 
 # --- the reader ----------------------------------------------------------------------------------
@@ -447,7 +450,7 @@ class DatasetReader(ABC):
         keypoints = rescale_keypoints(person.keypoints, tuple(person.image.shape[-2:]), size)
         parse = torch.zeros(size, dtype=torch.long) if person.parse is None else resize_labels(person.parse, size)
         return {
-            "img": resize_image(to_signed_unit(person.image), size).clamp(-1.0, 1.0),
+            "img": resize_image(to_signed_unit(person.image), size).clamp_(-1.0, 1.0),
             "kpts": keypoints,
             "pose": self.keypoint_maps(keypoints, size),
             "parse": parse,
@@ -459,7 +462,7 @@ class DatasetReader(ABC):
         size = self.image_size
         if cloth is None:
             return torch.zeros(3, *size), torch.zeros(1, *size)
-        return resize_image(to_signed_unit(cloth[0]), size).clamp(-1.0, 1.0), resize_labels(cloth[1], size)[
+        return resize_image(to_signed_unit(cloth[0]), size).clamp_(-1.0, 1.0), resize_labels(cloth[1], size)[
             None
         ].float()
 

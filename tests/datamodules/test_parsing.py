@@ -89,3 +89,21 @@ def test_cloth_agnostic_image_greys_only_the_cloth_region():
     assert (out[:, cloth] == 0).all()
     assert torch.equal(out[:, ~cloth], image[:, ~cloth])
     assert torch.equal(cloth_agnostic_image(image[None], parse[None])[0], out)
+
+
+def test_derived_masks_match_group_membership_of_every_label():
+    from datamodules.contract import MASK_GROUPS
+
+    parse = torch.arange(20).repeat(3, 2).view(2, 6, 10).transpose(-1, -2)  # batched, non-contiguous, all 20 ids
+    masks = derived_masks(parse)
+    for name, ids in MASK_GROUPS.items():
+        assert torch.equal(masks[name], torch.isin(parse, torch.tensor(ids)).unsqueeze(-3).float()), name
+        assert masks[name].is_contiguous()
+    covered = torch.stack(list(masks.values())).sum(dim=0)[:, 0]
+    ungrouped = torch.isin(parse, torch.tensor([9, 10, 11, 12]))  # pants, jumpsuits, scarf, skirt: no group
+    assert torch.equal(covered, (~ungrouped).float())  # the groups are disjoint
+
+
+def test_derived_masks_reject_labels_outside_lip20():
+    with pytest.raises(DatasetFormatError, match=r"derived_masks: labels \[-1, 20\] out of range 0..19"):
+        derived_masks(torch.tensor([[0, 20], [-1, 3]]))

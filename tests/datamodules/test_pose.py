@@ -16,6 +16,7 @@ from datamodules.pose import (
     keypoints_from_yx,
     read_openpose_json,
     rescale_keypoints,
+    shift_keypoints,
 )
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -135,3 +136,59 @@ def test_encoder_rejects_bad_options():
         KeypointMapEncoder("square")
     with pytest.raises(ValueError, match="radius and sigma must be > 0"):
         KeypointMapEncoder("disk", radius=0.0)
+
+
+def dense_keypoint_maps(encoder: KeypointMapEncoder, kpts: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """The reference: the encoder's formula evaluated on every pixel of every map ``[J, H, W]``."""
+    ys = torch.arange(size[0], dtype=torch.float32).view(1, -1, 1)
+    xs = torch.arange(size[1], dtype=torch.float32).view(1, 1, -1)
+    dist2 = (xs - kpts[:, 0].view(-1, 1, 1)) ** 2 + (ys - kpts[:, 1].view(-1, 1, 1)) ** 2
+    missing = (kpts[:, 2] <= 0).view(-1, 1, 1)
+    if encoder.kind == "disk":
+        return ((dist2 <= encoder.radius**2) & ~missing).float()
+    return torch.exp(-dist2 / (2.0 * encoder.sigma**2)).masked_fill_(missing, 0.0)
+
+
+@pytest.mark.parametrize(
+    "encoder",
+    [KeypointMapEncoder("disk", radius=4.0), KeypointMapEncoder("disk", radius=2.5), KeypointMapEncoder("gaussian")]
+    + [KeypointMapEncoder("gaussian", sigma=1.3)],
+)
+def test_boxed_maps_equal_the_dense_formula_bit_for_bit(encoder: KeypointMapEncoder):
+    generator = torch.Generator().manual_seed(0)
+    for size in ((64, 48), (9, 40), (5, 5)):
+        kpts = torch.rand(18, 3, generator=generator)
+        kpts[:, 0] = kpts[:, 0] * (size[1] + 30) - 15  # some joints off the image, near every edge
+        kpts[:, 1] = kpts[:, 1] * (size[0] + 30) - 15
+        kpts[:4, :2] = torch.tensor([[0.5, 0.5], [size[1] - 0.5, 3.0], [4.0 + 2e-6, 6.0], [-4.0, -0.5]])
+        kpts[:, 2] = (kpts[:, 2] > 0.2).float()
+        kpts[4] = torch.tensor([float("inf"), 3.0, 1.0])  # infinitely far away: a zero map, as the formula gives
+        assert torch.equal(encoder(kpts, size), dense_keypoint_maps(encoder, kpts, size)), size
+
+
+def test_gaussian_is_not_truncated_near_the_joint():
+    kpts = torch.zeros(18, 3)
+    kpts[0] = torch.tensor([24.0, 32.0, 1.0])
+    maps = KeypointMapEncoder("gaussian", sigma=2.0)(kpts, (64, 48))
+    # exp(-d^2 / 8) at d = 24 px is exp(-72) ~ 5e-32: kept, far beyond any 3-sigma cut
+    assert maps[0, 32, 0].item() == pytest.approx(math.exp(-72.0), rel=1e-5)
+    assert torch.equal(maps, dense_keypoint_maps(KeypointMapEncoder("gaussian", sigma=2.0), kpts, (64, 48)))
+
+
+def test_encoder_rejects_visible_nan_keypoints_but_not_missing_ones():
+    kpts = torch.zeros(18, 3)
+    kpts[2] = torch.tensor([float("nan"), 1.0, 0.0])  # missing: ignored
+    assert KeypointMapEncoder()(kpts, (8, 6)).abs().sum() == 0
+    kpts[2, 2] = 1.0
+    with pytest.raises(ValueError, match="visible keypoints must not be NaN"):
+        KeypointMapEncoder()(kpts, (8, 6))
+
+
+def test_shift_moves_visible_joints_exactly_like_the_float_formula():
+    kpts = torch.tensor([[10.25, 20.5, 1.0], [3.0, 4.0, 0.0], [-1.5, 7.75, 2.0]] + [[0.0, 0.0, 0.0]] * 15)
+    out = shift_keypoints(kpts, dx=0.1, dy=-0.3, sx=0.7, sy=1.3)
+    assert out[0].tolist() == [(kpts[0, 0] * 0.7 + 0.1).item(), (kpts[0, 1] * 1.3 - 0.3).item(), 1.0]
+    assert out[2].tolist() == [(kpts[2, 0] * 0.7 + 0.1).item(), (kpts[2, 1] * 1.3 - 0.3).item(), 2.0]
+    assert out[1].tolist() == [3.0, 4.0, 0.0]  # missing joints keep their values
+    double = shift_keypoints(kpts.double(), sx=1 / 3)
+    assert double.dtype == torch.float64 and double[0, 0].item() == 10.25 / 3  # computed in the input's precision

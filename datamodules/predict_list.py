@@ -11,8 +11,9 @@ column        needed    meaning
 person        yes       the source person image ``I_s`` (any size; resized to ``image_size``)
 cloth         yes       the in-shop garment image ``C``
 pose          yes       the target pose ``p_t``: OpenPose JSON (COCO-18 or BODY_25, ``datamodules.pose``) or a
-                        keypoint CSV (below), in pixels of an image the size of ``person``
-person_pose   optional  the source pose ``p_s`` (same formats); without it every source joint is missing
+                        keypoint CSV (below), in pixels of an image the size of ``person``; or a folder of
+                        OpenPose JSONs, a pose sequence (below)
+person_pose   optional  the source pose ``p_s`` (a JSON or CSV file); without it every source joint is missing
 parsing       optional  LIP-20 index PNG of ``person`` (gives ``src_parse``, masks and the cloth-agnostic image);
                         without it the parsing is all background and ``meta["has_parse"] = "0"``
 cloth_mask    optional  grey mask of ``cloth`` (cloth where >= ``mask_threshold``, 128 as CP-VTON); without it
@@ -20,6 +21,14 @@ cloth_mask    optional  grey mask of ``cloth`` (cloth where >= ``mask_threshold`
                         the rule of the DeepFashion reader, for garments shot on a white background
 name          optional  output name (no extension; unique); default ``<person stem>_<cloth stem>_<pose stem>``
 ============  ========  =====================================================================================
+
+Pose sequences: ``pose`` may name a FOLDER of OpenPose ``.json`` files, one per frame, in file-name order (zero-pad
+frame numbers: ``0009.json`` before ``0010.json``). The row then expands to one sample per frame, named
+``<name>/<frame file stem>``, all with the row's person, cloth, person_pose, parsing and cloth_mask; ``vton predict``
+writes ``<name>/<stem>.png`` per frame and the animated ``<name>.gif`` (``lightning_modules.prediction_writer``). The
+folder must hold only ``.json`` files (no keypoint CSVs, no sub-folders), at least one, each valid; every frame's
+JSON is read when the list is, so a bad one fails before any prediction. ``meta["sequence"]`` is the row's name and
+``meta["frame"]`` the frame index (``"0"``, ``"1"``, ...); both are ``""`` for a single-pose row.
 
 Keypoint CSV: 18 rows ``x,y,visibility`` in OpenPose COCO-18 order (``contract.COCO18_JOINTS``), x and y in pixels,
 visibility 1 (present) or 0 (missing), optionally after a header line ``x,y,visibility``.
@@ -36,6 +45,7 @@ keypoints, whose image, parsing and masks are dropped.
 from __future__ import annotations
 
 import csv
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -92,6 +102,25 @@ def read_keypoints_file(path: Path) -> Tensor:
     raise DatasetFormatError(f"{path}: a pose must be an OpenPose .json or a keypoint .csv file")
 
 
+def sequence_frames(entry: str, folder: Path) -> tuple[list[Path], list[str]]:
+    """The OpenPose JSONs of a pose-sequence folder in file-name order, and the problems of the folder: empty, a
+    file that is not ``.json``, a JSON ``read_openpose_json`` rejects (each named with the list ``entry``)."""
+    files = sorted(folder.iterdir(), key=lambda path: path.name)
+    if not files:
+        return [], [f"{entry}: pose folder {folder} is empty (expected OpenPose .json files, one per frame)"]
+    others = [path.name for path in files if path.suffix.lower() != ".json" or not path.is_file()]
+    if others:
+        return [], [f"{entry}: pose folder {folder} holds {others[0]!r}; a pose sequence folder holds only OpenPose "
+                    ".json files, one per frame"]  # fmt: skip
+    problems = []
+    for path in files:
+        try:
+            read_openpose_json(path)
+        except DatasetFormatError as exc:
+            problems.append(f"{entry}: {exc}")
+    return files, problems
+
+
 def check_in_frame(path: Path, kpts: Tensor, size: tuple[int, int]) -> None:
     """Raise when visible joints lie far outside an image of ``size = (H, W)``: a pose of another image size."""
     visible = kpts[kpts[:, 2] > 0]
@@ -132,6 +161,7 @@ class PredictionListReader(DatasetReader):
         self.required = tuple(required)
         self.white_threshold = white_threshold
         self.names: dict[SampleRecord, str] = {}
+        self.frames: dict[SampleRecord, tuple[str, int]] = {}  # a sequence frame's record -> (row name, index)
 
     def splits_present(self) -> list[str]:
         return ["test"] if self.list_file.is_file() else []
@@ -164,8 +194,20 @@ class PredictionListReader(DatasetReader):
             if name in seen:
                 problems.append(f"{entry}: output name {name!r} repeats {seen[name]}")
             seen.setdefault(name, entry)
-            scan.add(record, problems)
-            self.names[record] = name
+            if problems or not record.target.pose_json.is_dir():
+                scan.add(record, problems)
+                self.names[record] = name
+                continue
+            frames, problems = sequence_frames(entry, record.target.pose_json)
+            if problems:
+                scan.add(record, problems)
+                continue
+            for index, frame in enumerate(frames):
+                target = replace(record.target, name=str(Path(row["pose"]) / frame.name), pose_json=frame)
+                frame_record = replace(record, target=target)
+                scan.add(frame_record, [])
+                self.names[frame_record] = f"{name}/{frame.stem}"
+                self.frames[frame_record] = (name, index)
         return scan
 
     def make_record(self, entry: str, row: dict[str, str], files: FileIndex) -> tuple[SampleRecord, str, list[str]]:
@@ -224,6 +266,8 @@ class PredictionListReader(DatasetReader):
             "name": self.names[record],
             "pose_path": str(record.target.pose_json),
             "has_src_pose": "0" if record.source.pose_json is None else "1",
+            "sequence": self.frames[record][0] if record in self.frames else "",
+            "frame": str(self.frames[record][1]) if record in self.frames else "",
         }
 
 

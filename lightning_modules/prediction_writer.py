@@ -8,7 +8,14 @@ For a sample named ``<name>`` (``meta["name"]``, see ``datamodules.predict_list`
 from ``predict_step``'s output ``{"result": [B, 3, H, W] in [-1, 1], "meta": {"name": [B names], ...}}`` and the
 batch (``src_img``, ``cloth``, ``tgt_pose``). Each process writes the samples of its own batches; a file is written
 to a temporary name and renamed, so a sample that two processes both hold (DistributedSampler padding) is never
-left half written. Nothing is kept in memory.
+left half written. Only the list of sequence frames written is kept in memory.
+
+A pose sequence (a list row whose pose is a folder of OpenPose JSONs, ``datamodules.predict_list``) gives samples
+named ``<sequence>/<frame stem>`` with ``meta["sequence"]`` and ``meta["frame"]`` (the frame index); their results go
+to ``<out_dir>/<sequence>/<frame stem>.png`` and, once every process has written its frames (``on_predict_end``,
+global rank 0), into the animated ``<out_dir>/<sequence>.gif``: frames in index order, ``frame_duration_ms`` each,
+looping forever. GIF holds 256 colours per frame (Pillow quantizes each frame; the PNGs are exact), and Pillow merges
+a frame identical to the one before into it (a longer frame).
 """
 
 from __future__ import annotations
@@ -39,12 +46,25 @@ def pose_picture(pose: Tensor) -> Tensor:
     return pose.detach().float().cpu().amax(0, keepdim=True).clamp(0.0, 1.0).expand(3, -1, -1)
 
 
-def save_png(image: Tensor, path: Path) -> None:
-    """Write ``[3, H, W]`` in [0, 1] as an 8-bit PNG, atomically (temporary file, then rename)."""
-    pixels = (image.clamp(0.0, 1.0) * 255.0).round().to(torch.uint8).permute(1, 2, 0).numpy()
+def save_atomically(image: Image.Image, path: Path, image_format: str, **params: Any) -> None:
+    """``image.save`` to a temporary name beside ``path``, then rename: readers never see a half-written file."""
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    Image.fromarray(np.ascontiguousarray(pixels)).save(temporary, format="PNG")
+    image.save(temporary, format=image_format, **params)
     os.replace(temporary, path)
+
+
+def save_png(image: Tensor, path: Path) -> None:
+    """Write ``[3, H, W]`` in [0, 1] as an 8-bit PNG, atomically."""
+    pixels = (image.clamp(0.0, 1.0) * 255.0).round().to(torch.uint8).permute(1, 2, 0).numpy()
+    save_atomically(Image.fromarray(np.ascontiguousarray(pixels)), path, "PNG")
+
+
+def save_gif(frames: list[Path], path: Path, duration_ms: int) -> None:
+    """The PNGs ``frames`` (in order) as one animated GIF, ``duration_ms`` per frame, looping forever; atomically."""
+    images = [Image.open(frame).convert("RGB") for frame in frames]
+    save_atomically(
+        images[0], path, "GIF", save_all=True, append_images=images[1:], duration=duration_ms, loop=0, disposal=1
+    )
 
 
 class PredictionWriter(BasePredictionWriter):
@@ -53,12 +73,32 @@ class PredictionWriter(BasePredictionWriter):
     Args:
         out_dir: output folder (created; ``grids/`` inside it).
         grids: also write the side-by-side grids.
+        frame_duration_ms: how long each frame of a pose sequence's GIF shows (100 ms: 10 frames per second; our
+            choice, no paper names one).
     """
 
-    def __init__(self, out_dir: str = "outputs/predict", grids: bool = True) -> None:
+    def __init__(self, out_dir: str = "outputs/predict", grids: bool = True, frame_duration_ms: int = 100) -> None:
         super().__init__(write_interval="batch")
+        if frame_duration_ms <= 0:
+            raise ValueError(f"PredictionWriter: frame_duration_ms must be positive, got {frame_duration_ms}")
         self.out_dir = Path(out_dir)
         self.grids = grids
+        self.frame_duration_ms = frame_duration_ms
+        self.frames: list[tuple[str, int, str]] = []  # (sequence, frame index, result file) written by this process
+
+    def on_predict_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self.frames = []
+
+    def on_predict_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """Global rank 0 assembles each sequence's GIF from the frames every process wrote."""
+        trainer.strategy.barrier()  # every process's frame files are on disk
+        frames = self.frames
+        if trainer.world_size > 1 and torch.distributed.is_initialized():
+            parts: list[list[tuple[str, int, str]]] = [[] for _ in range(trainer.world_size)]
+            torch.distributed.all_gather_object(parts, frames)
+            frames = [frame for part in parts for frame in part]
+        if trainer.is_global_zero:
+            self.write_animations(frames)
 
     def write_on_batch_end(
         self,
@@ -88,19 +128,36 @@ class PredictionWriter(BasePredictionWriter):
                 f"PredictionWriter: expected 'result' [B, 3, H, W] and B names in meta['name'], got result "
                 f"{tuple(result.shape)} and {len(names)} name(s)"
             )
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        if self.grids:
-            (self.out_dir / GRID_DIR).mkdir(exist_ok=True)
+        sequences = list(meta.get("sequence", [""] * len(names)))
+        frame_indices = list(meta.get("frame", [""] * len(names)))
         results = to_unit(result)
         written = []
         for i, name in enumerate(names):
             path = self.out_dir / f"{name}.png"
+            path.parent.mkdir(parents=True, exist_ok=True)
             save_png(results[i], path)
             written.append(path)
+            if sequences[i]:
+                self.frames.append((sequences[i], int(frame_indices[i]), str(path)))
             if self.grids:
                 columns = [to_unit(batch["src_img"][i])]
                 if "cloth" in batch:
                     columns.append(to_unit(batch["cloth"][i]))
                 columns += [pose_picture(batch["tgt_pose"][i]), results[i]]
-                save_png(make_grid([columns]), self.out_dir / GRID_DIR / f"{name}.png")
+                grid = self.out_dir / GRID_DIR / f"{name}.png"
+                grid.parent.mkdir(parents=True, exist_ok=True)
+                save_png(make_grid([columns]), grid)
+        return written
+
+    def write_animations(self, frames: list[tuple[str, int, str]]) -> list[Path]:
+        """``<out_dir>/<sequence>.gif`` of each sequence in ``frames`` ``(sequence, index, result file)``, in index
+        order (a frame written twice, e.g. by DistributedSampler padding, counts once); returns the GIFs."""
+        by_sequence: dict[str, dict[int, Path]] = {}
+        for sequence, index, path in frames:
+            by_sequence.setdefault(sequence, {})[index] = Path(path)
+        written = []
+        for sequence, paths in sorted(by_sequence.items()):
+            gif = self.out_dir / f"{sequence}.gif"
+            save_gif([paths[index] for index in sorted(paths)], gif, self.frame_duration_ms)
+            written.append(gif)
         return written

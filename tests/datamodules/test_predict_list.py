@@ -120,3 +120,49 @@ def test_keypoint_csv_rules(tmp_path: Path) -> None:
     bad = [*keypoints()[:17], (1.0, 2.0, 2)]
     with pytest.raises(DatasetFormatError, match=r"k2\.csv:19: expected finite x, y and visibility 0 or 1"):
         read_keypoint_csv(write_keypoint_csv(tmp_path / "k2.csv", bad))
+
+
+def write_openpose(path: Path, rows) -> Path:
+    flat = [v for x, y, vis in rows for v in (x, y, float(vis))]
+    path.write_text(json.dumps({"people": [{"pose_keypoints_2d": flat}]}))
+    return path
+
+
+def test_a_pose_folder_expands_to_one_sample_per_frame_in_file_name_order(inputs: Path) -> None:
+    frames = inputs / "walk"
+    frames.mkdir()
+    for shift in (2, 0, 1):  # written out of order: the file names give the order
+        write_openpose(frames / f"{shift:04d}_keypoints.json", keypoints(shift=float(shift)))
+    rows = "person,cloth,pose,person_pose,name\nperson.png,cloth.png,walk.csv,person_keypoints.json,single\n"
+    rows += "person.png,cloth.png,walk,person_keypoints.json,\n"
+    dataset = PredictionList(write_list(inputs, rows), image_size=(64, 48))
+    assert len(dataset) == 4
+    assert dataset[0]["meta"]["sequence"] == "" and dataset[0]["meta"]["frame"] == ""
+    for index in range(3):
+        sample = dataset[1 + index]
+        assert sample["meta"]["name"] == f"person_cloth_walk/{index:04d}_keypoints"
+        assert sample["meta"]["sequence"] == "person_cloth_walk" and sample["meta"]["frame"] == str(index)
+        assert torch.equal(sample["tgt_kpts"], torch.tensor(keypoints(shift=float(index)), dtype=torch.float32))
+        assert torch.equal(sample["src_kpts"], dataset[0]["src_kpts"])  # the row's person pose for every frame
+        assert torch.equal(sample["src_img"], dataset[0]["src_img"])
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ({}, r"pose folder .*dance is empty"),
+        ({"0000.json": "ok", "notes.txt": "x"}, r"pose folder .*dance holds 'notes\.txt'; .*only OpenPose \.json"),
+        ({"0000.json": "ok", "0001.json": "{not json"}, r"\S*dance/0001\.json: invalid JSON"),
+    ],
+)
+def test_a_bad_pose_folder_names_the_list_line_and_the_file(inputs: Path, content: dict, message: str) -> None:
+    frames = inputs / "dance"
+    frames.mkdir()
+    for name, text in content.items():
+        if text == "ok":
+            write_openpose(frames / name, keypoints())
+        else:
+            (frames / name).write_text(text)
+    rows = "person,cloth,pose\nperson.png,cloth.png,walk.csv\nperson.png,cloth.png,dance\n"
+    with pytest.raises(DatasetFormatError, match=r"list\.csv:3: " + message):
+        PredictionList(write_list(inputs, rows), image_size=(64, 48))

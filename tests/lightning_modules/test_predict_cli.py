@@ -4,6 +4,7 @@ config's ``PredictionWriter``, from a list over the tiny synthetic set; a list n
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -27,29 +28,9 @@ ROWS = [
 
 
 @pytest.fixture(scope="module")
-def checkpoints(stage1_run, stage2_run, stage3_run, stage4_fusion_run) -> dict[str, Path]:
-    """The tiny stage checkpoints the chain loads."""
-    return {
-        "layout": stage1_run / "outputs/stage1_layout/checkpoints/last.ckpt",
-        "warp": stage2_run("stage2_warp_tps") / "outputs/stage2_warp_tps/checkpoints/last.ckpt",
-        "synthesis": stage3_run / "outputs/stage3_synthesis/checkpoints/last.ckpt",
-        "refine": stage4_fusion_run / "outputs/stage4_refine_fusion/checkpoints/last.ckpt",
-    }
-
-
-@pytest.fixture(scope="module")
-def chain(checkpoints, tiny_synthetic_roots) -> list[str]:
-    """``vton`` overrides: configs/e2e.yaml from the tiny stage checkpoints, at 64x48, CPU, batch 2."""
-    args = [
-        *("--trainer", str(REPO / "configs/trainer/smoke.yaml")),
-        *("--trainer.logger", str(REPO / "configs/logger/csv.yaml")),
-        *("--data.root", str(tiny_synthetic_roots["mpv"]), "--data.image_size", "[64, 48]"),
-        *("--data.batch_size", "2", "--data.num_workers", "0"),
-        *("--data.reader_options", "{parse_label_set: cihp}"),  # the synthetic parsings use CIHP ids
-    ]
-    for name, path in checkpoints.items():
-        args += [f"--model.init_args.{name}_checkpoint", str(path)]
-    return args
+def chain(chain_args) -> list[str]:
+    """The e2e overrides of ``chain_args``, reading the synthetic parsings with their CIHP ids."""
+    return [*chain_args, "--data.reader_options", "{parse_label_set: cihp}"]
 
 
 def person_file(root: Path, stem: str) -> Path:
@@ -74,7 +55,7 @@ def write_list(folder: Path, root: Path, missing_person: bool = False) -> Path:
 
 
 def test_predict_writes_each_rows_result_and_grid(
-    tmp_path, monkeypatch, checkpoints, chain, tiny_synthetic_roots
+    tmp_path, monkeypatch, chain_checkpoints, chain, tiny_synthetic_roots
 ) -> None:
     root = tiny_synthetic_roots["mpv"]
     listed = write_list(tmp_path, root)
@@ -88,7 +69,7 @@ def test_predict_writes_each_rows_result_and_grid(
         assert np.array(Image.open(out / "grids" / name)).shape == (2 + 64 + 2, 2 + 4 * (48 + 2), 3)
     # The written result is the chain's (eval mode) output for that row, to 8-bit rounding.
     samples = PredictionList(listed, image_size=(64, 48), parse_label_set="cihp", required=("person_pose", "parsing"))
-    paths = {f"{name}_checkpoint": str(path) for name, path in checkpoints.items()}
+    paths = {f"{name}_checkpoint": str(path) for name, path in chain_checkpoints.items()}
     model = TryOnPipeline(image_size=(64, 48), **paths).eval()
     with torch.no_grad():
         expected = model(default_collate([samples[2]]))["result"][0]
@@ -105,3 +86,31 @@ def test_a_missing_listed_file_names_the_list_and_line(tmp_path, monkeypatch, ch
     with pytest.raises(DatasetFormatError, match=rf"{re.escape(str(listed))}:3: .*nobody\.jpg"):
         vton(["predict", "-c", str(REPO / "configs/e2e.yaml"), *chain, "--data.predict_list", str(listed)])
     assert not (tmp_path / "outputs/e2e/predictions").exists()
+
+
+def test_predict_over_a_pose_folder_writes_the_frames_and_a_gif(
+    tmp_path, monkeypatch, chain, tiny_synthetic_roots
+) -> None:
+    root = tiny_synthetic_roots["mpv"]
+    person, _, cloth = ROWS[0]
+    image = person_file(root, person)
+    frames = tmp_path / "poses"
+    frames.mkdir()
+    for t, (target, _, _) in enumerate(ROWS):  # three poses of the synthetic test persons, in order
+        shutil.copy(root / f"pose_coco/{person_file(root, target).stem}_keypoints.json", frames / f"{t:02d}.json")
+    files = [image, root / f"cloth_image/{cloth}.jpg", frames, root / f"pose_coco/{image.stem}_keypoints.json",
+             root / f"parse_cihp/{image.stem}.png", root / f"cloth_mask/{cloth}_mask.png"]  # fmt: skip
+    listed = tmp_path / "list.csv"
+    listed.write_text("person,cloth,pose,person_pose,parsing,cloth_mask,name\n" + ",".join(map(str, files)) + ",walk\n")
+    monkeypatch.chdir(tmp_path)
+    vton(["predict", "-c", str(REPO / "configs/e2e.yaml"), *chain, "--data.predict_list", str(listed)])
+    out = tmp_path / "outputs/e2e/predictions"
+    assert sorted(p.name for p in (out / "walk").glob("*.png")) == ["00.png", "01.png", "02.png"]
+    pngs = [np.array(Image.open(out / "walk" / f"{t:02d}.png")) for t in range(3)]
+    assert all((pngs[a] != pngs[b]).any() for a, b in ((0, 1), (0, 2), (1, 2)))  # the poses change the result
+    with Image.open(out / "walk.gif") as gif:
+        assert gif.n_frames == 3 and gif.info["duration"] == 100 and gif.info["loop"] == 0
+        for t in range(3):
+            gif.seek(t)
+            # Frame t is PNG t, exactly: the tiny chain's results have fewer than 256 colours.
+            np.testing.assert_array_equal(np.array(gif.convert("RGB")), pngs[t])

@@ -12,8 +12,34 @@ hence ``auto_configure_optimizers=False``.
 
 from __future__ import annotations
 
-from lightning.pytorch import LightningDataModule, LightningModule
-from lightning.pytorch.cli import LightningCLI
+import subprocess
+from pathlib import Path
+
+import yaml
+from lightning.pytorch import LightningDataModule, LightningModule, Trainer
+from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
+
+
+def git_revision() -> str:
+    """The checkout's commit (``-dirty`` with uncommitted changes), or why there is none."""
+    repo = Path(__file__).resolve().parents[1]
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True)
+        status = subprocess.run(["git", "status", "--porcelain"], cwd=repo, capture_output=True, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+    return commit.stdout.strip() + ("-dirty" if status.stdout.strip() else "")
+
+
+class LoggedConfig(SaveConfigCallback):
+    """Writes ``config.yaml`` to the log folder (LightningCLI's default) and also records the whole resolved config and
+    the git revision in the run's logger: W&B's config panel, CSV / TensorBoard ``hparams.yaml``."""
+
+    def save_config(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        if trainer.logger is None or not trainer.is_global_zero:
+            return
+        config = yaml.safe_load(self.parser.dump(self.config, skip_none=False, skip_check=True))
+        trainer.logger.log_hyperparams({"config": config, "git_revision": git_revision()})
 
 
 class VtonCLI(LightningCLI):
@@ -28,7 +54,8 @@ class VtonCLI(LightningCLI):
 
 def main(args: list[str] | None = None, run: bool = True) -> VtonCLI:
     """Run the CLI; ``args`` replaces ``sys.argv[1:]`` (tests), and DDP re-launches reuse ``sys.argv`` untouched.
-    ``run=False`` only builds the model, data and trainer of a config (benchmarks): ``args`` then has no subcommand."""
+    ``run=False`` only builds the model, data and trainer of a config (benchmarks): ``args`` then has no subcommand,
+    and no ``config.yaml`` is written."""
     return VtonCLI(
         LightningModule,
         LightningDataModule,
@@ -36,6 +63,7 @@ def main(args: list[str] | None = None, run: bool = True) -> VtonCLI:
         subclass_mode_data=True,
         parser_kwargs={"parser_mode": "omegaconf+"},
         auto_configure_optimizers=False,
+        save_config_callback=LoggedConfig if run else None,
         save_config_kwargs={"overwrite": True},
         seed_everything_default=0,
         args=args,

@@ -290,3 +290,29 @@ def stage4_fusion_run(tmp_path_factory: pytest.TempPathFactory, tiny_synthetic_r
 def stage4_args() -> Callable[[str, Path], list[str]]:
     """``tiny_stage4_args`` for tests that run the CLI themselves."""
     return tiny_stage4_args
+
+
+# --- the e2e chain -----------------------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def chain_checkpoints(stage1_run, stage2_run, stage3_run, stage4_fusion_run) -> dict[str, Path]:
+    """Tiny checkpoints of the chain's four stages by name (stage 3 was trained fed by the frozen stages 1 and 2)."""
+    return {
+        "layout": stage1_run / "outputs/stage1_layout/checkpoints/last.ckpt",
+        "warp": stage2_run("stage2_warp_tps") / "outputs/stage2_warp_tps/checkpoints/last.ckpt",
+        "synthesis": stage3_run / "outputs/stage3_synthesis/checkpoints/last.ckpt",
+        "refine": stage4_fusion_run / "outputs/stage4_refine_fusion/checkpoints/last.ckpt",
+    }
+
+
+@pytest.fixture(scope="session")
+def chain_args(chain_checkpoints, tiny_synthetic_roots) -> list[str]:
+    """``vton`` overrides: configs/e2e.yaml from the tiny stage checkpoints, at 64x48 on the CPU, batch 2."""
+    args = [
+        *("--trainer", str(REPO / "configs/trainer/smoke.yaml")),
+        *("--trainer.logger", str(REPO / "configs/logger/csv.yaml")),
+        *("--data.root", str(tiny_synthetic_roots["mpv"]), "--data.image_size", "[64, 48]"),
+        *("--data.batch_size", "2", "--data.num_workers", "0"),
+    ]
+    for name, path in chain_checkpoints.items():
+        args += [f"--model.init_args.{name}_checkpoint", str(path)]
+    return args

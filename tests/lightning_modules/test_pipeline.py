@@ -14,44 +14,21 @@ from lightning_modules.pipeline import TryOnPipeline
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="module")
-def stage_checkpoints(stage1_run, stage2_run, stage3_run, stage4_fusion_run) -> dict[str, Path]:
-    """Tiny checkpoints of the four stages (stage 3 was trained fed by the frozen stages 1 and 2)."""
-    return {
-        "layout": stage1_run / "outputs/stage1_layout/checkpoints/last.ckpt",
-        "warp": stage2_run("stage2_warp_tps") / "outputs/stage2_warp_tps/checkpoints/last.ckpt",
-        "synthesis": stage3_run / "outputs/stage3_synthesis/checkpoints/last.ckpt",
-        "refine": stage4_fusion_run / "outputs/stage4_refine_fusion/checkpoints/last.ckpt",
-    }
-
-
-def chain_args(checkpoints: dict[str, Path], data_root: Path) -> list[str]:
-    args = [
-        *("--trainer", str(REPO / "configs/trainer/smoke.yaml")),
-        *("--trainer.logger", str(REPO / "configs/logger/csv.yaml")),
-        *("--data.root", str(data_root), "--data.image_size", "[64, 48]"),
-        *("--data.batch_size", "2", "--data.num_workers", "0"),
-    ]
-    for name, path in checkpoints.items():
-        args += [f"--model.init_args.{name}_checkpoint", str(path)]
-    return args
-
-
 def pipeline(checkpoints: dict[str, Path], **kwargs) -> TryOnPipeline:
     paths = {f"{name}_checkpoint": str(path) for name, path in checkpoints.items()}
     return TryOnPipeline(image_size=(64, 48), **paths, **kwargs)
 
 
 def test_chain_fine_tunes_every_stage_and_tests_with_the_full_table(
-    tmp_path, stage_checkpoints, tiny_synthetic_roots, monkeypatch, capsys
+    tmp_path, chain_checkpoints, chain_args, monkeypatch, capsys
 ) -> None:
     monkeypatch.chdir(tmp_path)
     frozen_warp = ["--model.init_args.stage_lrs", "{warp: 0}"]
-    args = chain_args(stage_checkpoints, tiny_synthetic_roots["mpv"]) + frozen_warp
+    args = chain_args + frozen_warp
     vton(["fit", "-c", str(REPO / "configs/e2e.yaml"), *args])
     last = tmp_path / "outputs/e2e/checkpoints/last.ckpt"
     state = torch.load(last, map_location="cpu", weights_only=False)["state_dict"]
-    for name, path in stage_checkpoints.items():
+    for name, path in chain_checkpoints.items():
         before = torch.load(path, map_location="cpu", weights_only=False)["state_dict"]
         weights = [key for key, value in before.items() if value.is_floating_point() and "running" not in key]
         changed = [key for key in weights if f"{name}.{key}" in state and not torch.equal(state[f"{name}.{key}"],
@@ -78,11 +55,11 @@ def test_chain_fine_tunes_every_stage_and_tests_with_the_full_table(
 
 
 def test_stage_2_losses_reach_stage_1_through_the_predicted_cloth_region(
-    stage_checkpoints, stage2_run, synthetic_batch
+    chain_checkpoints, stage2_run, synthetic_batch
 ) -> None:
     cascade = stage2_run("stage2_warp") / "outputs/stage2_warp/checkpoints/last.ckpt"
     weights = {"layout": 0, "synthesis": 0, "refine": 0}
-    chain = pipeline({**stage_checkpoints, "warp": cascade}, stage_loss_weights=weights)
+    chain = pipeline({**chain_checkpoints, "warp": cascade}, stage_loss_weights=weights)
     chain.train()
     out = chain(synthetic_batch)
     sum(chain.generator_losses(synthetic_batch, out)["warp"].values()).backward()
@@ -93,8 +70,8 @@ def test_stage_2_losses_reach_stage_1_through_the_predicted_cloth_region(
     assert set(region.unique().tolist()) <= {0.0, 1.0}
 
 
-def test_frozen_stages_are_left_out_of_the_optimizers(stage_checkpoints) -> None:
-    chain = pipeline(stage_checkpoints, stage_lrs={"layout": 0, "warp": 0, "synthesis": 1e-3, "refine": 0})
+def test_frozen_stages_are_left_out_of_the_optimizers(chain_checkpoints) -> None:
+    chain = pipeline(chain_checkpoints, stage_lrs={"layout": 0, "warp": 0, "synthesis": 1e-3, "refine": 0})
     g_opt, d_opt = chain.configure_optimizers()
     assert [group["name"] for group in g_opt.param_groups] == ["synthesis"]
     assert g_opt.param_groups[0]["lr"] == 1e-3
@@ -103,26 +80,36 @@ def test_frozen_stages_are_left_out_of_the_optimizers(stage_checkpoints) -> None
     chain.train()
     assert not chain.layout.training and chain.synthesis.training
     with pytest.raises(ValueError, match="every stage is frozen"):
-        pipeline(stage_checkpoints, stage_lrs=dict.fromkeys(stage_checkpoints, 0)).configure_optimizers()
+        pipeline(chain_checkpoints, stage_lrs=dict.fromkeys(chain_checkpoints, 0)).configure_optimizers()
 
 
-def test_a_checkpoint_with_a_wrong_key_names_the_stage(tmp_path, stage_checkpoints) -> None:
-    broken = torch.load(stage_checkpoints["synthesis"], map_location="cpu", weights_only=False)
+def test_a_checkpoint_with_a_wrong_key_names_the_stage(tmp_path, chain_checkpoints) -> None:
+    broken = torch.load(chain_checkpoints["synthesis"], map_location="cpu", weights_only=False)
     broken["state_dict"]["generator.extra.weight"] = torch.zeros(1)
     del broken["state_dict"][next(key for key in broken["state_dict"] if key.startswith("generator."))]
     path = tmp_path / "broken.ckpt"
     torch.save(broken, path)
     with pytest.raises(StageCheckpointError, match=r"stage 3 \(synthesis\).*missing keys.*unexpected keys.*extra"):
-        pipeline({**stage_checkpoints, "synthesis": path})
+        pipeline({**chain_checkpoints, "synthesis": path})
 
 
-def test_chains_that_cannot_run_fail_with_the_stage_named(stage_checkpoints, stage2_run) -> None:
+def test_chains_that_cannot_run_fail_with_the_stage_named(chain_checkpoints, stage2_run) -> None:
     flow = stage2_run("stage2_warp_flow") / "outputs/stage2_warp_flow/checkpoints/last.ckpt"
     with pytest.raises(ValueError, match=r"stage 2 \(warp\).*'cascade' or 'tps'"):
-        pipeline({**stage_checkpoints, "warp": flow})
+        pipeline({**chain_checkpoints, "warp": flow})
     with pytest.raises(ValueError, match=r"stage 3 \(synthesis\) is required"):
-        pipeline({k: v for k, v in stage_checkpoints.items() if k != "synthesis"})
+        pipeline({k: v for k, v in chain_checkpoints.items() if k != "synthesis"})
     with pytest.raises(ValueError, match=r"stage 4 \(refine\).*fusion=False"):
-        TryOnPipeline(task="pose_transfer", image_size=(64, 48), refine_checkpoint=str(stage_checkpoints["refine"]))
+        TryOnPipeline(task="pose_transfer", image_size=(64, 48), refine_checkpoint=str(chain_checkpoints["refine"]))
     with pytest.raises(ValueError, match=r"trained at image_size \[64, 48\]"):
-        TryOnPipeline(image_size=(128, 96), **{f"{name}_checkpoint": str(p) for name, p in stage_checkpoints.items()})
+        TryOnPipeline(image_size=(128, 96), **{f"{name}_checkpoint": str(p) for name, p in chain_checkpoints.items()})
+
+
+def test_fast_inference_predicts_what_the_plain_forward_does(chain_checkpoints, synthetic_batch) -> None:
+    plain, fast = (pipeline(chain_checkpoints, fast_inference=flag).eval() for flag in (False, True))
+    with torch.no_grad():
+        expected = plain.predict_step(synthetic_batch, 0)["result"]
+        got = fast.predict_step(synthetic_batch, 0)["result"]
+    assert got.dtype == torch.float32 and got.shape == expected.shape
+    difference = (got - expected).abs().max().item()
+    assert 0 < difference < 0.1  # bf16 autocast ran (not bit-identical) and agrees with fp32 within its precision

@@ -30,7 +30,7 @@ comes with the stage-4 checkpoint's own ``flow_regressor.*`` weights.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
 from lightning.pytorch.cli import OptimizerCallable
 from torch import Tensor, nn
@@ -41,7 +41,7 @@ from lightning_modules.checkpoints import load_stage
 from lightning_modules.encoding import label_mask
 from lightning_modules.layout import LayoutModule, paper_adam
 from lightning_modules.refine import RefineModule
-from lightning_modules.stage import StageModule
+from lightning_modules.stage import StageModule, merge_loss_weights
 from lightning_modules.synthesis import SynthesisModule
 from lightning_modules.warp import WarpModule
 from metrics import PSNR, SSIM, MaskSSIM
@@ -110,8 +110,10 @@ class TryOnPipeline(StageModule):
         self.automatic_optimization = False
         self.task = task
         self.g_optimizer, self.d_optimizer = g_optimizer, d_optimizer
-        self.stage_lrs = self._merge("stage_lrs", DEFAULT_STAGE_LRS, stage_lrs)
-        self.stage_loss_weights = self._merge("stage_loss_weights", dict.fromkeys(STAGES, 1.0), stage_loss_weights)
+        self.stage_lrs = merge_loss_weights(DEFAULT_STAGE_LRS, stage_lrs, "stage_lrs", "stage")
+        self.stage_loss_weights = merge_loss_weights(
+            dict.fromkeys(STAGES, 1.0), stage_loss_weights, "stage_loss_weights", "stage"
+        )
         self.loss_weights = {}  # the stages keep their own (``weighted_total`` is given them)
 
         given = dict(stages or {})
@@ -143,15 +145,6 @@ class TryOnPipeline(StageModule):
         self._fast_forward: Callable[[dict], dict] | None = None  # built at the first predict batch
 
     # ------------------------------------------------------------------ construction
-    @staticmethod
-    def _merge(name: str, defaults: Mapping[str, float], overrides: Mapping[str, float] | None) -> dict[str, float]:
-        values = dict(defaults)
-        for key, value in (overrides or {}).items():
-            if key not in values:
-                raise ValueError(f"TryOnPipeline: {name} has unknown stage {key!r}; expected names from {STAGES}")
-            values[key] = float(value)
-        return values
-
     def _load(self, name: str, path: str | None) -> StageModule | None:
         """Load stage ``name`` for fine-tuning, without the frozen feeders it was trained with."""
         if path is None:

@@ -26,12 +26,19 @@ def is_pretrained_key(key: str) -> bool:
     return any(marker in f".{key}" for marker in PRETRAINED_KEY_MARKERS)
 
 
-def merge_loss_weights(defaults: Mapping[str, float], overrides: Mapping[str, float] | None) -> dict[str, float]:
-    """Defaults updated by ``overrides``; an unknown name is an error naming the valid ones."""
+def merge_loss_weights(
+    defaults: Mapping[str, float],
+    overrides: Mapping[str, float] | None,
+    argument: str = "loss_weights",
+    item: str = "loss",
+) -> dict[str, float]:
+    """Defaults updated by ``overrides`` (as floats); an unknown name is an error naming ``argument`` and the valid
+    names (``item``: what a name stands for, e.g. ``"stage"`` for the chain's ``stage_lrs``)."""
     weights = dict(defaults)
     for name, value in (overrides or {}).items():
         if name not in weights:
-            raise ValueError(f"loss_weights: unknown loss {name!r}; this stage has {sorted(weights)}")
+            raise ValueError(f"{argument}: unknown {item} {name!r}; this {'chain' if item == 'stage' else 'stage'} "
+                             f"has {sorted(weights)}")  # fmt: skip
         weights[name] = float(value)
     return weights
 

@@ -113,3 +113,10 @@ def test_fast_inference_predicts_what_the_plain_forward_does(chain_checkpoints, 
     assert got.dtype == torch.float32 and got.shape == expected.shape
     difference = (got - expected).abs().max().item()
     assert 0 < difference < 0.1  # bf16 autocast ran (not bit-identical) and agrees with fp32 within its precision
+
+
+def test_unknown_stage_names_fail_with_the_argument_named(chain_checkpoints) -> None:
+    with pytest.raises(ValueError, match=r"stage_lrs: unknown stage 'layuot'; this chain has \['layout', 'refine'"):
+        pipeline(chain_checkpoints, stage_lrs={"layuot": 0})
+    with pytest.raises(ValueError, match="stage_loss_weights: unknown stage 'warping'"):
+        pipeline(chain_checkpoints, stage_loss_weights={"warping": 1})

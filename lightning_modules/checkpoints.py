@@ -8,6 +8,8 @@ and loads them here, with strict key matching and errors that name the stage.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
@@ -18,6 +20,20 @@ from lightning.pytorch.core.mixins.hparams_mixin import _given_hyperparameters
 from lightning_modules.stage import is_pretrained_key
 
 ModuleT = TypeVar("ModuleT", bound=LightningModule)
+
+
+@contextmanager
+def own_hyperparameters() -> Iterator[None]:
+    """Build a stage inside another module's ``__init__`` so that it records its own hyper-parameters.
+
+    LightningCLI hands the config of the module it is building to every ``save_hyperparameters()`` called meanwhile
+    (a context variable); a stage built or loaded inside that module must record its own arguments instead.
+    """
+    token = _given_hyperparameters.set(None)
+    try:
+        yield
+    finally:
+        _given_hyperparameters.reset(token)
 
 
 class StageCheckpointError(RuntimeError):
@@ -49,15 +65,9 @@ def load_stage(
     file = Path(path).expanduser()
     if not file.is_file():
         raise StageCheckpointError(f"{stage}: checkpoint {str(file)!r} not found")
-    # LightningCLI hands the config of the module it is building to every save_hyperparameters() called meanwhile
-    # (a context variable); a stage loaded inside another stage's __init__ must record its own checkpoint's instead.
-    token = _given_hyperparameters.set(None)
-    try:
-        with warnings.catch_warnings():  # the dropped keys; every other key is checked below
-            warnings.filterwarnings("ignore", message="Found keys that are not in the model state dict")
-            module = module_class.load_from_checkpoint(file, map_location="cpu", strict=False, **(overrides or {}))
-    finally:
-        _given_hyperparameters.reset(token)
+    with own_hyperparameters(), warnings.catch_warnings():  # the dropped keys; every other key is checked below
+        warnings.filterwarnings("ignore", message="Found keys that are not in the model state dict")
+        module = module_class.load_from_checkpoint(file, map_location="cpu", strict=False, **(overrides or {}))
     saved = {
         key
         for key in torch.load(file, map_location="cpu", weights_only=False)["state_dict"]

@@ -134,9 +134,15 @@ class TryOnPipeline(StageModule):
             self.synthesis = given.get("synthesis") or self._load("synthesis", paths["synthesis"])
         self.refine: RefineModule | None = given.get("refine") or self._load("refine", paths["refine"])
         self._check_chain(image_size)
+        if self.refine is not None:  # seed 004's schedule in its final phase (module docstring)
+            self.refine.hparams.pixel_warping_start_epoch = 0
+            self.refine.adversarial_start_epoch = 0
         for name in self.active_stages:
             stage = self.stage(name)
-            stage.requires_grad_(False) if self.frozen(name) else self._unfreeze(stage)
+            if self.frozen(name):
+                stage.requires_grad_(False)
+            else:
+                self._unfreeze(stage)
             self.pretrained_status |= {f"{name}/{k}": v for k, v in stage.pretrained_status.items()}
 
         self.val_ssim, self.val_psnr, self.val_mask_ssim_face = SSIM(), PSNR(), MaskSSIM()
@@ -179,9 +185,6 @@ class TryOnPipeline(StageModule):
         if self.refine is not None and bool(self.refine.hparams.fusion) != (self.task == "tryon"):
             want = "fusion=True (it fuses stage 3's result)" if self.task == "tryon" else "fusion=False"
             raise ValueError(f"{STAGE_NAMES['refine']}: the {self.task} chain needs a stage 4 trained with {want}")
-        if self.refine is not None:  # seed 004's schedule in its final phase (module docstring)
-            self.refine.hparams.pixel_warping_start_epoch = 0
-            self.refine.adversarial_start_epoch = 0
         for name in self.active_stages:
             size = tuple(int(v) for v in self.stage(name).hparams.image_size)
             if size != tuple(int(v) for v in image_size):

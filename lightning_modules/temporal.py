@@ -32,12 +32,11 @@ from collections.abc import Callable
 
 import torch
 from lightning.pytorch.cli import OptimizerCallable
-from lightning.pytorch.core.mixins.hparams_mixin import _given_hyperparameters
 from torch import Tensor, nn
 from torchmetrics.classification import BinaryJaccardIndex
 
 from datamodules.parsing import cloth_agnostic_image
-from lightning_modules.checkpoints import load_stage
+from lightning_modules.checkpoints import load_stage, own_hyperparameters
 from lightning_modules.layout import paper_adam
 from lightning_modules.stage import StageModule, merge_loss_weights
 from lightning_modules.synthesis import VGG_LOSSES, SynthesisModule
@@ -207,18 +206,13 @@ class TemporalSynthesisModule(StageModule):
                     f"stage-3 checkpoint {path!r} was built without; train stage 3 with them or leave them off"
                 )
         else:
-            # LightningCLI hands this module's config to every save_hyperparameters() run meanwhile: stage 3 must
-            # record its own arguments (see lightning_modules.checkpoints.load_stage).
-            token = _given_hyperparameters.set(None)
-            try:
+            with own_hyperparameters():
                 synthesis = SynthesisModule(
                     variant=variant, image_size=image_size, generator=generator, discriminator=discriminator,
                     loss_weights=spatial_loss_weights, num_patches=self.hparams.num_patches,
                     patch_size=self.hparams.patch_size, vgg_weights_path=vgg_weights_path,
                     require_pretrained_vgg=require_pretrained_vgg,
                 )  # fmt: skip
-            finally:
-                _given_hyperparameters.reset(token)
         if synthesis.cloth_warper is None and synthesis.hparams.cloth_source == "flow_gt":
             raise ValueError(
                 "TemporalSynthesisModule: stage 3 uses cloth_source='flow_gt' (source -> target flow), which sequence "

@@ -191,7 +191,10 @@ def check_size(path: Path, size: tuple[int, int], expected: tuple[int, int], ref
 
 
 def read_ground_truth(path: Path) -> tuple[Tensor, Tensor]:
-    """A synthetic ``.npz`` -> ``flow [2, H, W]`` float32 (target -> source pixels) and ``vis [H, W]`` long 0/1/2."""
+    """A synthetic ``.npz`` -> ``flow [2, H, W]`` float32 (target -> source pixels) and ``vis [H, W]`` long 0/1/2.
+
+    The archive holds ``vis`` and either a dense ``flow`` [2, H, W] or the generator's compact
+    ``flow_foreground`` [2, N]: the flow at the N pixels where ``vis > 0`` in row-major order, zero elsewhere."""
     if not path.is_file():
         raise DatasetFormatError(f"{path}: file not found")
     try:
@@ -199,9 +202,21 @@ def read_ground_truth(path: Path) -> tuple[Tensor, Tensor]:
             arrays = {name: data[name] for name in data.files}
     except (OSError, ValueError, EOFError) as exc:
         raise DatasetFormatError(f"{path}: unreadable or corrupt npz file") from exc
-    if "flow" not in arrays or "vis" not in arrays:
-        raise DatasetFormatError(f"{path}: expected arrays 'flow' and 'vis', found {sorted(arrays)}")
-    flow, vis = arrays["flow"], arrays["vis"]
+    if "vis" not in arrays or ("flow" in arrays) == ("flow_foreground" in arrays):
+        raise DatasetFormatError(
+            f"{path}: expected arrays 'vis' and one of 'flow' or 'flow_foreground', found {sorted(arrays)}"
+        )
+    vis = arrays["vis"]
+    if "flow_foreground" in arrays:
+        values, foreground = arrays["flow_foreground"], vis > 0
+        if vis.ndim != 2 or values.shape != (2, np.count_nonzero(foreground)):
+            raise DatasetFormatError(
+                f"{path}: flow_foreground must be [2, N] with N = {np.count_nonzero(foreground)} foreground pixels "
+                f"(vis > 0) of vis {vis.shape}, got {values.shape}"
+            )
+        arrays["flow"] = np.zeros((2, *vis.shape), np.float32)
+        arrays["flow"][:, foreground] = values
+    flow = arrays["flow"]
     if flow.ndim != 3 or flow.shape[0] != 2 or vis.shape != flow.shape[1:]:
         raise DatasetFormatError(f"{path}: expected flow [2, H, W] and vis [H, W], got {flow.shape} and {vis.shape}")
     if not np.isfinite(flow).all():

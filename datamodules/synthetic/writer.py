@@ -16,18 +16,20 @@ integer pixels of the written image, y first, -1 = missing), ``fasion-resize-pai
 flattening ``fashion<GENDER><Category>id<8-digit person id><2-digit outfit>_<view>.jpg``; the garment column
 names the flat image ``<target person and outfit>_6flat.jpg`` in the split folder.
 
-Both: ``synthetic_gt/<source stem>__<target stem>.npz`` (``flow`` float32 [2, H, W], ``vis`` uint8 [H, W]) and,
-with sequences, ``sequences/<seq id>/{image/<t>.jpg, pose/<t>_keypoints.json, parse/<t>.png,
-synthetic_gt/<t-1>__<t>.npz, cloth.jpg, cloth_mask.png}`` and ``sequences/sequences.txt``
+Both: ``synthetic_gt/<source stem>__<target stem>.npz`` (``vis`` uint8 [H, W] and ``flow_foreground`` float32
+[2, N], the flow at the N foreground pixels ``vis > 0`` in row-major order, zero elsewhere: the readers expand it
+to ``flow`` [2, H, W]) and, with sequences, ``sequences/<seq id>/{image/<t>.jpg, pose/<t>_keypoints.json,
+parse/<t>.png, synthetic_gt/<t-1>__<t>.npz, cloth.jpg, cloth_mask.png}`` and ``sequences/sequences.txt``
 (``<seq id> <T> <kind> <split>``).
 
 Bytes are a function of the sample alone: JPEG quality 95 with 4:4:4 chroma (``subsampling=0``, so the flow
-test is not spoiled by chroma blur), PNGs without metadata (deflate level 1: level 6, Pillow's default, is twice
-as slow for files a few per cent smaller) and ``.npz`` archives with the fixed 1980 timestamp
-``numpy.savez_compressed`` also uses. The ``.npz`` is a plain zip archive of ``.npy`` members (what
-``numpy.load`` reads) written here rather than by ``zipfile``, because ``zipfile`` cannot choose deflate's
-strategy: run-length deflate (``zlib.Z_RLE``) keeps the flow as small as deflate level 1 (about 100 kB at
-256x192: the background is zero) in 60% of the time, and float flow offers deflate's string matching nothing.
+test is not spoiled by chroma blur); PNGs encoded here (``encode_png``: grey 8-bit, no row filter, no metadata,
+one run-length deflate stream: label maps are runs along rows, so this is smaller than Pillow's level-1 PNG and
+five times faster); ``.npz`` archives with the fixed 1980 timestamp ``numpy.savez_compressed`` also uses. The
+``.npz`` is a plain zip archive of ``.npy`` members (what ``numpy.load`` reads) written here rather than by
+``zipfile``, because ``zipfile`` cannot choose deflate's strategy: ``vis`` is run-length deflated
+(``zlib.Z_RLE``), ``flow_foreground`` stored (float flow offers deflate nothing; the background, where a dense
+flow is zero, is not stored at all, which keeps the file near 70 kB at 256x192 and costs no compression).
 """
 
 from __future__ import annotations
@@ -72,9 +74,30 @@ def write_jpeg(path: Path, image: np.ndarray) -> None:
     Image.merge("RGB", [Image.fromarray(c) for c in image]).save(path, "JPEG", **JPEG_OPTIONS)
 
 
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    """One PNG chunk: length, type, data, CRC-32 of type and data (PNG spec, section 5.3)."""
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def encode_png(array: np.ndarray) -> bytes:
+    """``[H, W]`` uint8 -> 8-bit greyscale PNG bytes: every row with filter type 0 (none), one zlib stream,
+    run-length deflate level 1 (Pillow decodes it like any PNG)."""
+    height, width = array.shape
+    rows = np.empty((height, width + 1), np.uint8)
+    rows[:, 0] = 0  # filter type None
+    rows[:, 1:] = array
+    compressor = zlib.compressobj(1, zlib.DEFLATED, 15, 8, zlib.Z_RLE)
+    stream = compressor.compress(rows) + compressor.flush()
+    header = struct.pack(">2I5B", width, height, 8, 0, 0, 0, 0)  # bit depth 8, greyscale, deflate, no interlace
+    return PNG_SIGNATURE + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", stream) + _png_chunk(b"IEND", b"")
+
+
 def write_png(path: Path, array: np.ndarray) -> None:
-    """``[H, W]`` uint8 -> 8-bit grey PNG (label ids or a {0, 255} mask), fast deflate level 1."""
-    Image.fromarray(array.astype(np.uint8)).save(path, "PNG", compress_level=1)
+    """``[H, W]`` uint8 (label ids or a {0, 255} mask) -> 8-bit grey PNG (``encode_png``)."""
+    path.write_bytes(encode_png(np.asarray(array, np.uint8)))
 
 
 def write_openpose(path: Path, keypoints: np.ndarray) -> None:
@@ -87,17 +110,19 @@ def write_openpose(path: Path, keypoints: np.ndarray) -> None:
     path.write_text(json.dumps({"version": 1.3, "people": [person]}, separators=(",", ":")))
 
 
-def _zip(members: dict[str, bytes]) -> bytes:
-    """A zip archive (PKWARE APPNOTE 4.3/4.4) of ``members`` (name -> bytes), run-length deflated, dated
-    1980-01-01 00:00 (DOS date 33, time 0) like ``numpy.savez_compressed``'s members."""
+def _zip(members: dict[str, tuple[bytes, bool]]) -> bytes:
+    """A zip archive (PKWARE APPNOTE 4.3/4.4) of ``members`` (name -> bytes, whether to run-length deflate
+    them; stored otherwise), dated 1980-01-01 00:00 (DOS date 33, time 0) like ``numpy.savez_compressed``'s."""
     local, central = [], []
     offset = 0
-    for name, data in members.items():
-        compressor = zlib.compressobj(1, zlib.DEFLATED, -15, 8, zlib.Z_RLE)
-        payload = compressor.compress(data) + compressor.flush()
+    for name, (data, deflate) in members.items():
+        payload = data
+        if deflate:
+            compressor = zlib.compressobj(1, zlib.DEFLATED, -15, 8, zlib.Z_RLE)
+            payload = compressor.compress(data) + compressor.flush()
         key = name.encode()
-        # version 2.0, no flags, method 8 (deflate), time 0, date 33, crc, sizes, name length, no extra field
-        fields = (20, 0, 8, 0, 33, zlib.crc32(data), len(payload), len(data), len(key), 0)
+        # version 2.0, no flags, method 8 (deflate) or 0 (stored), time 0, date 33, crc, sizes, name length, no extra
+        fields = (20, 0, 8 if deflate else 0, 0, 33, zlib.crc32(data), len(payload), len(data), len(key), 0)
         header = struct.pack("<I5H3I2H", 0x04034B50, *fields) + key
         # made by / needed version 2.0, ..., no comment, disk 0, no internal attributes, mode rw-------, offset
         central.append(struct.pack("<I6H3I5HII", 0x02014B50, 20, *fields, 0, 0, 0, 0o600 << 16, offset) + key)
@@ -108,13 +133,22 @@ def _zip(members: dict[str, bytes]) -> bytes:
     return b"".join(local) + directory + end
 
 
+def _npy(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.lib.format.write_array(buffer, np.ascontiguousarray(array), allow_pickle=False)
+    return buffer.getvalue()
+
+
 def write_ground_truth(path: Path, flow: np.ndarray, vis: np.ndarray) -> None:
-    """``flow`` ``[2, H, W]`` float32 and ``vis`` ``[H, W]`` uint8 -> ``.npz`` (``numpy.load`` format)."""
-    members = {}
-    for key, value in (("flow", flow.astype(np.float32)), ("vis", vis.astype(np.uint8))):
-        array = io.BytesIO()
-        np.lib.format.write_array(array, np.ascontiguousarray(value), allow_pickle=False)
-        members[f"{key}.npy"] = array.getvalue()
+    """``flow`` ``[2, H, W]`` float32 and ``vis`` ``[H, W]`` uint8 -> ``.npz`` (``numpy.load`` format) of ``vis``
+    and ``flow_foreground`` ``[2, N]``, the flow where ``vis > 0`` (row-major); the flow must be zero elsewhere,
+    so ``readers.base.read_ground_truth`` restores it exactly."""
+    vis = np.asarray(vis, np.uint8)
+    flow = np.asarray(flow, np.float32).reshape(2, -1)
+    foreground = flow.compress(vis.reshape(-1) > 0, axis=1)
+    if np.count_nonzero(foreground) != np.count_nonzero(flow):
+        raise ValueError(f"{path}: the flow must be zero on the background (vis == 0)")
+    members = {"vis.npy": (_npy(vis), True), "flow_foreground.npy": (_npy(foreground), False)}
     path.write_bytes(_zip(members))
 
 

@@ -36,3 +36,17 @@ def test_signed_unit_maps_the_uint8_range_and_leaves_its_input_alone():
     floats = torch.tensor([0.0, 255.0])
     to_signed_unit(floats)
     assert floats.tolist() == [0.0, 255.0]  # a float input is copied, not scaled in place
+
+
+def test_ground_truth_expands_the_compact_foreground_flow(tmp_path: Path):
+    vis = np.array([[0, 1, 2], [2, 0, 1]], dtype=np.uint8)
+    values = np.array([[1.5, -2.0, 3.0, 4.25], [0.5, 6.0, -7.0, 8.0]], dtype=np.float32)  # row-major over vis > 0
+    np.savez(tmp_path / "compact.npz", flow_foreground=values, vis=vis)
+    flow, _ = read_ground_truth(tmp_path / "compact.npz")
+    assert flow.tolist() == [[[0.0, 1.5, -2.0], [3.0, 0.0, 4.25]], [[0.0, 0.5, 6.0], [-7.0, 0.0, 8.0]]]
+    np.savez(tmp_path / "short.npz", flow_foreground=values[:, :3], vis=vis)
+    with pytest.raises(DatasetFormatError, match=r"short.npz: flow_foreground must be \[2, N\] with N = 4"):
+        read_ground_truth(tmp_path / "short.npz")
+    np.savez(tmp_path / "both.npz", flow=np.zeros((2, 2, 3)), flow_foreground=values, vis=vis)
+    with pytest.raises(DatasetFormatError, match="both.npz: expected arrays 'vis' and one of 'flow' or"):
+        read_ground_truth(tmp_path / "both.npz")

@@ -11,6 +11,7 @@ import torch
 from PIL import Image
 from scipy import ndimage
 
+from datamodules.readers.base import read_ground_truth
 from datamodules.synthetic.garments import sample_outfit
 from datamodules.synthetic.generate import generate_triplet, sample_rng
 from datamodules.synthetic.identity import sample_identity
@@ -49,11 +50,11 @@ def test_warping_written_source_by_flow_reproduces_target(tmp_path: Path) -> Non
         triplet = generate_triplet(sample_rng(7, "train", index), HEIGHT, WIDTH, cross_garment_fraction=0.0)
         line = write_mpv_triplet(tmp_path, "train", index, triplet)
         source, target = (Path(name).stem for name in line.split("\t")[:2])
-        gt = np.load(tmp_path / "synthetic_gt" / f"{source}__{target}.npz")
+        flow, vis = read_ground_truth(tmp_path / "synthetic_gt" / f"{source}__{target}.npz")
         src = _read_rgb(tmp_path / "images" / f"{source}.jpg")
         tgt = _read_rgb(tmp_path / "images" / f"{target}.jpg")
-        warped = warp(src[None], torch.from_numpy(gt["flow"])[None])[0]
-        inner = ndimage.binary_erosion(gt["vis"] == 1, iterations=2)
+        warped = warp(src[None], flow[None])[0]
+        inner = ndimage.binary_erosion(vis.numpy() == 1, iterations=2)
         assert inner.sum() > 1000, "the visible region must not be vacuous"
         errors.append(float((warped - tgt).abs().mean(0)[torch.from_numpy(inner)].mean()))
     assert max(errors) < 0.02, errors

@@ -10,9 +10,11 @@ import numpy as np
 import pytest
 from PIL import Image, JpegImagePlugin
 
+from datamodules.readers.base import read_ground_truth
 from datamodules.synthetic.generate import generate_sequence, generate_triplet, sample_rng
 from datamodules.synthetic.writer import (
     TEST_ID_OFFSET,
+    encode_png,
     person_id,
     write_deepfashion_lists,
     write_deepfashion_triplet,
@@ -51,9 +53,9 @@ def test_mpv_triplet_files(tmp_path: Path) -> None:
     mask = np.asarray(Image.open(tmp_path / "cloth_mask" / "SYNC500003A@0=cloth_front_mask.png"))
     assert set(np.unique(mask).tolist()) == {0, 255}
     np.testing.assert_array_equal(mask == 255, triplet.cloth_mask)
-    gt = np.load(tmp_path / "synthetic_gt" / f"{source[:-4]}__{target[:-4]}.npz")
-    np.testing.assert_array_equal(gt["flow"], triplet.flow)
-    np.testing.assert_array_equal(gt["vis"], triplet.vis)
+    flow, vis = read_ground_truth(tmp_path / "synthetic_gt" / f"{source[:-4]}__{target[:-4]}.npz")
+    np.testing.assert_array_equal(flow.numpy(), triplet.flow)
+    np.testing.assert_array_equal(vis.numpy(), triplet.vis)
     # Same-garment triplets name the listed garment (A) on both sides.
     same = write_mpv_triplet(tmp_path, "train", 0, _triplet(0.0)).split("\t")
     assert "C000000A@0" in same[0] and "C000000A@1" in same[1]
@@ -101,22 +103,46 @@ def test_deepfashion_triplet_rows(tmp_path: Path) -> None:
 
 def test_ground_truth_is_a_deterministic_numpy_archive(tmp_path: Path) -> None:
     # Like real ground truth: zero on the background, arbitrary floats on the person.
+    vis = np.zeros((H, W), np.uint8)
+    vis[10:50, 12:36] = np.random.default_rng(1).integers(1, 3, (40, 24))
     flow = np.zeros((2, H, W), np.float32)
     flow[:, 10:50, 12:36] = np.random.default_rng(0).normal(size=(2, 40, 24))
-    vis = np.random.default_rng(1).integers(0, 3, (H, W)).astype(np.uint8)
     write_ground_truth(tmp_path / "a.npz", flow, vis)
     write_ground_truth(tmp_path / "b.npz", flow, vis)
     assert (tmp_path / "a.npz").read_bytes() == (tmp_path / "b.npz").read_bytes()
     loaded = np.load(tmp_path / "a.npz")
-    assert sorted(loaded.files) == ["flow", "vis"]
-    np.testing.assert_array_equal(loaded["flow"], flow)
-    np.testing.assert_array_equal(loaded["vis"], vis)
-    # A well-formed zip (the archive is written by hand): CRCs check, deflated members with the fixed date.
+    assert sorted(loaded.files) == ["flow_foreground", "vis"]
+    assert loaded["flow_foreground"].shape == (2, 40 * 24)  # only the foreground is stored
+    restored, restored_vis = read_ground_truth(tmp_path / "a.npz")
+    np.testing.assert_array_equal(restored.numpy(), flow)
+    np.testing.assert_array_equal(restored_vis.numpy(), vis)
+    # A well-formed zip (the archive is written by hand): CRCs check, the fixed date, vis deflated, flow stored.
     with zipfile.ZipFile(tmp_path / "a.npz") as archive:
         assert archive.testzip() is None
-        for info in archive.infolist():
-            assert info.compress_type == zipfile.ZIP_DEFLATED and info.date_time == (1980, 1, 1, 0, 0, 0)
-    assert (tmp_path / "a.npz").stat().st_size < 0.6 * (flow.nbytes + vis.nbytes)  # compressed
+        methods = {info.filename: info.compress_type for info in archive.infolist()}
+        assert methods == {"vis.npy": zipfile.ZIP_DEFLATED, "flow_foreground.npy": zipfile.ZIP_STORED}
+        assert all(info.date_time == (1980, 1, 1, 0, 0, 0) for info in archive.infolist())
+    assert (tmp_path / "a.npz").stat().st_size < 0.6 * (flow.nbytes + vis.nbytes)
+
+
+def test_ground_truth_refuses_flow_on_the_background(tmp_path: Path) -> None:
+    vis = np.ones((H, W), np.uint8)
+    vis[0, 5] = 0
+    flow = np.zeros((2, H, W), np.float32)
+    flow[1, 0, 5] = 0.25  # would be lost: only the foreground is stored
+    with pytest.raises(ValueError, match="a.npz: the flow must be zero on the background"):
+        write_ground_truth(tmp_path / "a.npz", flow, vis)
+
+
+@pytest.mark.parametrize("shape", [(64, 48), (7, 3), (1, 1)])
+def test_png_encoder_round_trips_through_pillow(tmp_path: Path, shape: tuple[int, int]) -> None:
+    rng = np.random.default_rng(sum(shape))
+    labels = np.repeat(rng.integers(0, 20, (shape[0], 1)), shape[1], axis=1).astype(np.uint8)  # runs along rows
+    labels[rng.random(shape) < 0.1] = 255  # and isolated values
+    (tmp_path / "labels.png").write_bytes(encode_png(labels))
+    image = Image.open(tmp_path / "labels.png")
+    assert image.mode == "L" and image.size == (shape[1], shape[0])
+    np.testing.assert_array_equal(np.asarray(image), labels)
 
 
 def test_sequence_layout(tmp_path: Path) -> None:

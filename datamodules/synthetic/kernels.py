@@ -35,6 +35,7 @@ GROUND = 16  # offset of a print's ground texture in its code
 EMPTY = np.zeros((2, 2), np.float32)  # image of a texture that needs none
 NO_MARKS = np.zeros((0, 4), np.float64)
 INSIDE = -1e3  # look sdf of the head: its silhouette comes from the sphere placement
+SPAN_MARGIN = 1.5  # pixels around a look's local box that ``draw_part`` visits (as ``render``'s pixel box)
 
 # No reference counting (``_nrt=False``): with it, calls passing arrays do atomic increments and decrements,
 # which cost more than a per-pixel helper's arithmetic. So kernels allocate nothing: callers pass the outputs.
@@ -479,18 +480,66 @@ def image_points(q, c0, c1, c2, out, facing):  # noqa: ANN001, ANN201
         out[0, i], out[1, i], facing[i] = to_image(q, c0[i], c1[i], c2[i])
 
 
+@inline
+def _narrow(slope: float, value: float, lo: float, hi: float, start: int, end: int) -> tuple[int, int]:
+    """``range(start, end)`` narrowed to the integers ``x`` with ``lo <= slope * x + value <= hi``."""
+    if abs(slope) < 1e-12:
+        return (start, end) if lo <= value <= hi else (start, start)
+    a, b = (lo - value) / slope, (hi - value) / slope
+    if a > b:
+        a, b = b, a
+    return max(start, int(math.ceil(a))), min(end, int(math.floor(b)) + 1)
+
+
+@inline
+def row_span(q: np.ndarray, bounds: np.ndarray, y: float, start: int, end: int) -> tuple[int, int]:
+    """The pixels ``range(start, end)`` of row ``y`` that an affine placement ``q`` maps into the local box
+    ``bounds`` ``(u0, v0, u1, v1)`` grown by ``SPAN_MARGIN`` pixels (each local axis by the margin times its
+    pixel gradient); a sphere placement keeps the whole range."""
+    if q[0] != 0:
+        return start, end
+    for axis in range(2):  # u = q1 dx + q2 dy, v = q3 dx + q4 dy with dx = x - q5, dy = y - q6
+        gx, gy = q[1 + 2 * axis], q[2 + 2 * axis]
+        grow = SPAN_MARGIN * math.sqrt(gx * gx + gy * gy)
+        value = gy * (y - q[6]) - gx * q[5]
+        start, end = _narrow(gx, value, bounds[axis] - grow, bounds[axis + 2] + grow, start, end)
+    return start, end
+
+
+@inline
+def part_box(q: np.ndarray, bounds: np.ndarray, height: int, width: int) -> tuple[int, int, int, int]:
+    """Pixel box ``(y0, y1, x0, x1)`` (half-open, within the image) of a part: the image box of the local box
+    ``bounds`` ``(u0, v0, u1, v1)`` under an affine placement ``q`` (``p = A u + b``), or of the head sphere's
+    ellipse, with one pixel of margin."""
+    if q[0] == 0:
+        x0 = y0 = math.inf
+        x1 = y1 = -math.inf
+        for u, v in ((bounds[0], bounds[1]), (bounds[2], bounds[1]), (bounds[0], bounds[3]), (bounds[2], bounds[3])):
+            x, y = q[7] * u + q[8] * v + q[5], q[9] * u + q[10] * v + q[6]
+            x0, x1, y0, y1 = min(x0, x), max(x1, x), min(y0, y), max(y1, y)
+    else:  # the ellipse of radii (radius, aspect x radius) tilted by the roll
+        c, s = abs(q[5]), abs(q[6])
+        hx, hy = q[3] * math.hypot(c, q[4] * s), q[3] * math.hypot(s, q[4] * c)
+        x0, y0, x1, y1 = q[1] - hx, q[2] - hy, q[1] + hx, q[2] + hy
+    left, top = max(int(math.floor(x0)) - 1, 0), max(int(math.floor(y0)) - 1, 0)
+    return top, min(int(math.ceil(y1)) + 2, height), left, min(int(math.ceil(x1)) + 2, width)
+
+
 @jit
-def draw_part(image, part, parse, coords, box, index, q, look):  # noqa: ANN001, ANN201
-    """Composite one part (placement code ``q``, look code ``look``) over ``image`` ``[3, H, W]`` float32 within
-    ``box`` ``(y0, y1, x0, x1)``: coverage ``clip(0.5 - sdf_px)`` with ``sdf_px`` = max(look sdf x pixels per
+def draw_part(image, part, parse, coords, bounds, index, q, look):  # noqa: ANN001, ANN201
+    """Composite one part (placement code ``q``, look code ``look``, local box ``bounds`` containing its
+    silhouette) over ``image`` ``[3, H, W]`` float32 within its pixel box (``part_box``), each row narrowed to
+    ``bounds`` (``row_span``): coverage ``clip(0.5 - sdf_px)`` with ``sdf_px`` = max(look sdf x pixels per
     unit, placement sdf); where ``sdf_px <= 0`` the part takes ``part`` (``index``), ``parse`` (its label) and
-    ``coords`` ``[3, H, W]`` (local point; not kept when ``coords`` is ``[3, 1, 1]``). Colours are computed only
-    where the coverage is positive."""
+    ``coords`` ``[3, H, W]`` (local point; not kept when ``coords`` is ``[3, 1, 1]``). Colours are computed
+    only where the coverage is positive."""
     kind, p, t0, i0, t1, i1, marks = look
     ppu = q[11] if q[0] == 0 else q[3]
     cutoff = 0.5 / ppu
-    for y in range(box[0], box[1]):
-        for x in range(box[2], box[3]):
+    y0, y1, x0, x1 = part_box(q, bounds, image.shape[1], image.shape[2])
+    for y in range(y0, y1):
+        start, end = row_span(q, bounds, float(y), x0, x1)
+        for x in range(start, end):
             c0, c1, c2, geometric = to_local(q, float(x), float(y))
             if geometric >= 0.5:
                 continue

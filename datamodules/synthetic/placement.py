@@ -33,8 +33,8 @@ def rotation_2d(angle: float) -> np.ndarray:
 class AffinePlacement:
     """``p = A u + b``; ``A`` ``[2, 2]`` (columns: image direction of local axes, pixels per unit), ``b`` ``[2]``.
 
-    The coefficients and the inverse are kept as Python floats (``bbox`` is called per part and image, where
-    numpy's per-call overhead on 2x2 matrices would dominate) and as the ``kernels`` code.
+    The coefficients and the inverse are computed in Python floats (numpy's per-call overhead on 2x2 matrices
+    would dominate, once per part and image) and kept as the ``kernels`` code.
     """
 
     def __init__(self, A: np.ndarray | tuple, b: np.ndarray | tuple) -> None:
@@ -42,19 +42,9 @@ class AffinePlacement:
         det = a * e - c * d
         if abs(det) < 1e-12:
             raise ValueError(f"AffinePlacement: singular matrix {A!r}")
-        self.A = (a, c, d, e)
-        self.b = tuple(float(v) for v in b)
-        self.inverse = (e / det, -c / det, -d / det, a / det)
+        inverse = (e / det, -c / det, -d / det, a / det)
         self.pixels_per_unit = abs(det) ** 0.5  # geometric-mean scale: local distance -> pixels (antialiasing)
-        self.code = np.array([0.0, *self.inverse, *self.b, *self.A, self.pixels_per_unit], np.float64)
-
-    def bbox(self, bounds: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
-        """Image box ``(x0, y0, x1, y1)`` of the local box ``bounds = (u0, v0, u1, v1)``."""
-        u0, v0, u1, v1 = bounds
-        a, c, d, e = self.A
-        xs = [a * u + c * v + self.b[0] for u, v in ((u0, v0), (u1, v0), (u0, v1), (u1, v1))]
-        ys = [d * u + e * v + self.b[1] for u, v in ((u0, v0), (u1, v0), (u0, v1), (u1, v1))]
-        return min(xs), min(ys), max(xs), max(ys)
+        self.code = np.array([0.0, *inverse, float(b[0]), float(b[1]), a, c, d, e, self.pixels_per_unit], np.float64)
 
     def to_local(self, x: np.ndarray, y: np.ndarray) -> tuple[Coords, None]:
         """Pixel grids ``x`` ``[1, w]`` / ``y`` ``[h, 1]`` -> local ``(u, v)`` ``[h, w]`` each; no silhouette term."""
@@ -108,13 +98,6 @@ class SpherePlacement:
     @property
     def pixels_per_unit(self) -> float:
         return float(self.radius)
-
-    def bbox(self, bounds: tuple[float, float, float, float] | None = None) -> tuple[float, float, float, float]:
-        """Image box of the silhouette (``bounds`` unused: the sphere's extent is fixed)."""
-        c, s = abs(np.cos(self.roll)), abs(np.sin(self.roll))
-        hx = self.radius * np.hypot(c, self.aspect * s)
-        hy = self.radius * np.hypot(s, self.aspect * c)
-        return self.centre[0] - hx, self.centre[1] - hy, self.centre[0] + hx, self.centre[1] + hy
 
     @cached_property
     def code(self) -> np.ndarray:

@@ -15,7 +15,6 @@ nearest pixel; 2 otherwise (self-occlusion or out of the frame); 0 on the target
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -49,14 +48,6 @@ class Rendered:
     coords: np.ndarray
 
 
-def _box(frame: Frame, name: str, height: int, width: int) -> tuple[int, int, int, int] | None:
-    """Pixel box ``(y0, y1, x0, x1)`` of part ``name`` (its look's local box, one pixel of margin)."""
-    x0, y0, x1, y1 = frame.body.placements[name].bbox(frame.looks[name].bounds)
-    x0, y0 = max(math.floor(x0) - 1, 0), max(math.floor(y0) - 1, 0)
-    x1, y1 = min(math.ceil(x1) + 2, width), min(math.ceil(y1) + 2, height)
-    return (y0, y1, x0, x1) if x1 > x0 and y1 > y0 else None
-
-
 def render(frames: Sequence[Frame], backgrounds: Sequence[np.ndarray], material: bool = True) -> list[Rendered]:
     """Render ``frames`` over their ``backgrounds`` (planar ``[3, H, W]`` float32 each, all the same size);
     ``material=False`` skips the material coordinates (``coords`` is then ``[3, 1, 1]``, no flow possible)."""
@@ -69,10 +60,8 @@ def render(frames: Sequence[Frame], backgrounds: Sequence[np.ndarray], material:
         coords = np.empty((3, height, width) if material else (3, 1, 1), np.float32)
         for _, index in sorted((frame.body.part_depth[n], PART_INDEX[n]) for n in frame.looks):
             name = PART_NAMES[index]
-            box = _box(frame, name, height, width)
-            if box is not None:
-                placement = frame.body.placements[name].code
-                draw_part(image, part, parse, coords, box, index, placement, frame.looks[name].code)
+            look, placement = frame.looks[name], frame.body.placements[name].code
+            draw_part(image, part, parse, coords, np.array(look.bounds, np.float64), index, placement, look.code)
         results.append(Rendered(np.clip(image, 0.0, 1.0, out=image), part, parse, coords))
     return results
 

@@ -7,6 +7,7 @@ a seed whatever the number of worker processes.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import multiprocessing
 import shutil
@@ -36,6 +37,24 @@ OWNED = {
         *(f"fasion-resize-{kind}-{s}.csv" for kind in ("annotation", "pairs") for s in SPLITS),
     ),
 }  # fmt: skip
+
+
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc mallopt parameters (malloc.h)
+
+
+def keep_freed_memory() -> None:
+    """Let glibc's malloc keep freed memory for reuse instead of handing it back to the kernel.
+
+    A triplet allocates some 5 MB in image-sized arrays. By default blocks over 128 kB are mapped anew and
+    unmapped when freed, so every triplet page-faults its buffers in again (about 250 faults): measured
+    interleaved on the benchmark machine, a triplet takes about 2 ms less with the mmap threshold at 32 MB and
+    the trim threshold at 256 MB. Nothing happens where the C library is not glibc."""
+    try:
+        mallopt = ctypes.CDLL("libc.so.6").mallopt
+    except (OSError, AttributeError):
+        return
+    mallopt(M_MMAP_THRESHOLD, 32 << 20)
+    mallopt(M_TRIM_THRESHOLD, 256 << 20)
 
 
 @dataclass(frozen=True)
@@ -110,9 +129,11 @@ def synthesize(config: SynthConfig, overwrite: bool = False) -> dict[str, int]:
     out = Path(config.out)
     _prepare(out, config.layout, overwrite)
     counts = {}
+    keep_freed_memory()
     if config.workers > 1:  # compile (or load) the kernels here once: the forked workers inherit them
         generate_triplet(sample_rng(config.seed, "test", 0), 16, 16)
-    with multiprocessing.Pool(config.workers) if config.workers > 1 else nullcontext() as pool:
+    parallel = config.workers > 1
+    with multiprocessing.Pool(config.workers, keep_freed_memory) if parallel else nullcontext() as pool:
         run = partial(pool.imap, chunksize=4) if pool else map  # imap keeps the order of the jobs
         pair_lines = []
         for split, n in (("train", config.n_train), ("test", config.n_test)):

@@ -526,13 +526,15 @@ def part_box(q: np.ndarray, bounds: np.ndarray, height: int, width: int) -> tupl
 
 
 @jit
-def draw_part(image, part, parse, coords, bounds, index, q, look):  # noqa: ANN001, ANN201
+def draw_part(image, cover, part, parse, coords, bounds, index, q, look):  # noqa: ANN001, ANN201
     """Composite one part (placement code ``q``, look code ``look``, local box ``bounds`` containing its
-    silhouette) over ``image`` ``[3, H, W]`` float32 within its pixel box (``part_box``), each row narrowed to
-    ``bounds`` (``row_span``): coverage ``clip(0.5 - sdf_px)`` with ``sdf_px`` = max(look sdf x pixels per
-    unit, placement sdf); where ``sdf_px <= 0`` the part takes ``part`` (``index``), ``parse`` (its label) and
-    ``coords`` ``[3, H, W]`` (local point; not kept when ``coords`` is ``[3, 1, 1]``). Colours are computed
-    only where the coverage is positive."""
+    silhouette) under the parts drawn so far, front to back: within its pixel box (``part_box``), each row
+    narrowed to ``bounds`` (``row_span``), the part's colour adds to the premultiplied ``image`` ``[3, H, W]``
+    float32 weighted by its coverage ``clip(0.5 - sdf_px)`` (``sdf_px`` = max(look sdf x pixels per unit,
+    placement sdf)) times what is still uncovered, ``1 - cover`` (``cover`` ``[H, W]`` float32, the coverage so
+    far). Pixels already fully covered are skipped, so hidden parts cost nothing. The first part with
+    ``sdf_px <= 0`` at a pixel, the front one, sets ``part`` (``index``), ``parse`` (its label) and ``coords``
+    ``[3, H, W]`` (local point; not kept when ``coords`` is ``[3, 1, 1]``)."""
     kind, p, t0, i0, t1, i1, marks = look
     ppu = q[11] if q[0] == 0 else q[3]
     cutoff = 0.5 / ppu
@@ -540,6 +542,9 @@ def draw_part(image, part, parse, coords, bounds, index, q, look):  # noqa: ANN0
     for y in range(y0, y1):
         start, end = row_span(q, bounds, float(y), x0, x1)
         for x in range(start, end):
+            covered = cover[y, x]
+            if covered >= 1:
+                continue
             c0, c1, c2, geometric = to_local(q, float(x), float(y))
             if geometric >= 0.5:
                 continue
@@ -548,14 +553,26 @@ def draw_part(image, part, parse, coords, bounds, index, q, look):  # noqa: ANN0
             alpha = _clip01(0.5 - d)
             if alpha <= 0:
                 continue
-            image[0, y, x] += (r - image[0, y, x]) * alpha
-            image[1, y, x] += (g - image[1, y, x]) * alpha
-            image[2, y, x] += (b - image[2, y, x]) * alpha
-            if d <= 0:
+            weight = (1 - covered) * alpha
+            image[0, y, x] += r * weight
+            image[1, y, x] += g * weight
+            image[2, y, x] += b * weight
+            cover[y, x] = 1 if alpha >= 1 else covered + weight
+            if d <= 0 and part[y, x] < 0:
                 part[y, x] = index
                 parse[y, x] = label
                 if coords.shape[1] > 1:
                     coords[0, y, x], coords[1, y, x], coords[2, y, x] = c0, c1, c2
+
+
+@jit
+def composite_background(image, cover, background):  # noqa: ANN001, ANN201
+    """Finish a front-to-back ``image`` ``[3, H, W]`` (premultiplied, coverage ``cover`` ``[H, W]``): add
+    ``background`` ``[3, H, W]`` where uncovered and clip to [0, 1], in place."""
+    for c in range(image.shape[0]):
+        for y in range(image.shape[1]):
+            for x in range(image.shape[2]):
+                image[c, y, x] = min(max(image[c, y, x] + background[c, y, x] * (1 - cover[y, x]), 0), 1)
 
 
 @jit

@@ -2,9 +2,10 @@
 
 For every part, each pixel of its image box is mapped to the part's material coordinates
 (``placement.to_local``); the look gives its silhouette distance, colour and label. Parts are composited
-back to front by their depth key (``PosedBody.part_depth``) with an antialiased edge (coverage = clip(0.5 -
-signed distance in pixels)); the hard maps (part index, LIP parsing) take a part where its coverage is at
-least one half. The per-pixel work is one compiled pass per part (``kernels.draw_part``).
+front to back by their depth key (``PosedBody.part_depth``) with an antialiased edge (coverage = clip(0.5 -
+signed distance in pixels)), so pixels hidden by the parts in front are never evaluated, then laid over the
+background; the hard maps (part index, LIP parsing) take the front part whose coverage is at least one half.
+The per-pixel work is one compiled pass per part (``kernels.draw_part``).
 
 Ground truth between a target and a source frame of the same body (``ground_truth_flow``): at a target pixel
 ``p`` whose front part is ``k`` with material coordinates ``u``, the source position of the same material
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from datamodules.synthetic.kernels import PLACEMENT_CODE, draw_part, flow_kernel
+from datamodules.synthetic.kernels import PLACEMENT_CODE, composite_background, draw_part, flow_kernel
 from datamodules.synthetic.looks import Look
 from datamodules.synthetic.skeleton import PART_NAMES, PosedBody
 
@@ -54,15 +55,18 @@ def render(frames: Sequence[Frame], backgrounds: Sequence[np.ndarray], material:
     height, width = backgrounds[0].shape[1:]
     results = []
     for i, frame in enumerate(frames):
-        image = np.array(backgrounds[i], dtype=np.float32)
+        image = np.zeros((3, height, width), np.float32)
+        cover = np.zeros((height, width), np.float32)
         part = np.full((height, width), BACKGROUND_PART, np.int16)
         parse = np.zeros((height, width), np.uint8)
         coords = np.empty((3, height, width) if material else (3, 1, 1), np.float32)
-        for _, index in sorted((frame.body.part_depth[n], PART_INDEX[n]) for n in frame.looks):
+        for _, index in sorted(((frame.body.part_depth[n], PART_INDEX[n]) for n in frame.looks), reverse=True):
             name = PART_NAMES[index]
             look, placement = frame.looks[name], frame.body.placements[name].code
-            draw_part(image, part, parse, coords, np.array(look.bounds, np.float64), index, placement, look.code)
-        results.append(Rendered(np.clip(image, 0.0, 1.0, out=image), part, parse, coords))
+            bounds = np.array(look.bounds, np.float64)
+            draw_part(image, cover, part, parse, coords, bounds, index, placement, look.code)
+        composite_background(image, cover, np.asarray(backgrounds[i], np.float32))
+        results.append(Rendered(image, part, parse, coords))
     return results
 
 

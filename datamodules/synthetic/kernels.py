@@ -15,7 +15,7 @@ Codes (float64 vectors):
 - texture ``[TEXTURE_CODE]``: kind (``TEXTURE_KINDS``), three colours, cos / sin of the angle, four scalars; a
   print keeps its ink as colour 0 and its ground texture (solid or stripes) at ``GROUND``. Image: the noise
   tile or the print bitmap (``EMPTY`` otherwise).
-- look ``[LOOK_PARAMS]``: per kind, documented at each ``_look_*`` function; up to two textures.
+- look params: per kind, documented at each ``_look_*`` function (only the kind's own); up to two textures.
 - placement ``[PLACEMENT_CODE]``: ``(0, inverse [4], b [2], A [4], pixels per unit)`` for an affine map,
   ``(1, centre [2], radius, aspect, cos roll, sin roll, cos yaw, sin yaw)`` for the head sphere.
 """
@@ -30,7 +30,7 @@ from numba import njit
 EDGE_SOFTNESS = 0.03  # body units; a body unit is the neck-to-hip length (about 60 px at 256 px whole body)
 TEXTURE_KINDS = {"solid": 0, "stripes": 1, "checks": 2, "dots": 3, "gradient": 4, "noise": 5, "print": 6}
 LOOK_KINDS = {"limb": 0, "torso": 1, "skirt": 2, "head": 3, "hair_back": 4, "flat_panel": 5, "flat_sleeve": 6}
-TEXTURE_CODE, LOOK_PARAMS, PLACEMENT_CODE = 32, 64, 12
+TEXTURE_CODE, PLACEMENT_CODE = 32, 12
 GROUND = 16  # offset of a print's ground texture in its code
 EMPTY = np.zeros((2, 2), np.float32)  # image of a texture that needs none
 NO_MARKS = np.zeros((0, 4), np.float64)

@@ -19,7 +19,7 @@ import numpy as np
 from datamodules.contract import LIP_LABELS
 from datamodules.synthetic.garments import WAIST_Y, Lower, Top, top_code
 from datamodules.synthetic.identity import Identity
-from datamodules.synthetic.kernels import EMPTY, LOOK_KINDS, LOOK_PARAMS, NO_MARKS, TEXTURE_CODE, look_points
+from datamodules.synthetic.kernels import EMPTY, LOOK_KINDS, NO_MARKS, TEXTURE_CODE, look_points
 from datamodules.synthetic.placement import Coords
 from datamodules.synthetic.skeleton import BodyShape
 from datamodules.synthetic.textures import Texture
@@ -29,8 +29,8 @@ NO_TEXTURE = np.zeros(TEXTURE_CODE, np.float64)
 
 
 class LookCode(NamedTuple):
-    """What ``kernels.look_at`` evaluates: kind, params ``[LOOK_PARAMS]``, two textures with their images, the
-    face marks ``[K, 4]``."""
+    """What ``kernels.look_at`` evaluates: kind, params (the kind's own, laid out at its ``kernels._look_*``
+    function), two textures with their images, the face marks ``[K, 4]``."""
 
     kind: int
     params: np.ndarray
@@ -43,8 +43,7 @@ class LookCode(NamedTuple):
 
 def look_code(kind: str, params: list[float], *textures: Texture, marks: np.ndarray = NO_MARKS) -> LookCode:
     """Pack a look's parameters (layouts at the ``kernels._look_*`` functions) and up to two textures."""
-    packed = np.zeros(LOOK_PARAMS, np.float64)
-    packed[: len(params)] = params
+    packed = np.array(params, np.float64)
     coded = [(t.code, t.image) for t in textures] + [(NO_TEXTURE, EMPTY)] * (2 - len(textures))
     return LookCode(LOOK_KINDS[kind], packed, *coded[0], *coded[1], np.asarray(marks, np.float64))
 

@@ -14,6 +14,7 @@ Pixel coordinates: x right, y down, pixel centres at integers (the convention of
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -117,6 +118,11 @@ class SpherePlacement:
         return _image(self.code, *coords)
 
     def point(self, X: float, Y: float, Z: float) -> tuple[np.ndarray, float]:
-        """One head-frame point -> pixel ``[2]`` and its view depth (``> 0`` faces the camera)."""
-        vx, vy, vz = yaw_matrix(self.yaw) @ np.array([X, Y, Z])
-        return rotation_2d(self.roll) @ np.array([vx, self.aspect * vy]) * self.radius + self.centre, float(vz)
+        """One head-frame point -> pixel ``[2]`` and its view depth (``> 0`` faces the camera): ``yaw_matrix``,
+        then the aspect, roll, radius and centre of ``to_image``, in Python floats (one point: numpy's per-call
+        overhead would be all the cost)."""
+        cy, sy, cr, sr = math.cos(self.yaw), math.sin(self.yaw), math.cos(self.roll), math.sin(self.roll)
+        vx, vy, vz = cy * X + sy * Z, self.aspect * Y, cy * Z - sy * X
+        x = (cr * vx - sr * vy) * self.radius + float(self.centre[0])
+        y = (sr * vx + cr * vy) * self.radius + float(self.centre[1])
+        return np.array([x, y]), vz

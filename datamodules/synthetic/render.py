@@ -64,7 +64,8 @@ def render(frames: Sequence[Frame], backgrounds: Sequence[np.ndarray], material:
             name = PART_NAMES[index]
             look, placement = frame.looks[name], frame.body.placements[name].code
             bounds = np.array(look.bounds, np.float64)
-            draw_part(image, cover, part, parse, coords, bounds, index, placement, look.code)
+            code = look.code
+            draw_part(image, cover, part, parse, coords, bounds, index, placement, code)
         composite_background(image, cover, np.asarray(backgrounds[i], np.float32))
         results.append(Rendered(image, part, parse, coords))
     return results

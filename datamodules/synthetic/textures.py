@@ -243,7 +243,13 @@ def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
 
 
 def text_bitmap(text: str, size: int = 48) -> np.ndarray:
-    """Alpha bitmap ``[h, w]`` float32 of ``text`` in Pillow's built-in font, cropped with a 2 px margin."""
+    """Alpha bitmap ``[h, w]`` float32 of ``text`` in Pillow's built-in font, cropped with a 2 px margin (a
+    copy of the one drawn at the first call: there are few words)."""
+    return _text_bitmap(text, size).copy()
+
+
+@lru_cache(maxsize=64)
+def _text_bitmap(text: str, size: int) -> np.ndarray:
     font = _font(size)
     left, top, right, bottom = font.getbbox(text)
     image = Image.new("L", (right - left + 4, bottom - top + 4), 0)
@@ -253,15 +259,19 @@ def text_bitmap(text: str, size: int = 48) -> np.ndarray:
 
 def logo_bitmap(rng: np.random.Generator, size: int = 48) -> np.ndarray:
     """Alpha bitmap ``[size, size]`` of a random geometric logo (ring, star, triangle or diamond)."""
+    return _logo_bitmap(int(rng.integers(4)), size).copy()
+
+
+@lru_cache(maxsize=16)
+def _logo_bitmap(shape: int, size: int) -> np.ndarray:
     image = Image.new("L", (size, size), 0)
     draw = ImageDraw.Draw(image)
     c, r = (size - 1) / 2, size / 2 - 2
-    shape = rng.integers(4)
     if shape == 0:
         draw.ellipse((c - r, c - r, c + r, c + r), fill=255)
         draw.ellipse((c - 0.55 * r, c - 0.55 * r, c + 0.55 * r, c + 0.55 * r), fill=0)
     else:
-        count = {1: 10, 2: 3, 3: 4}[int(shape)]  # star (alternating radii), triangle, diamond
+        count = {1: 10, 2: 3, 3: 4}[shape]  # star (alternating radii), triangle, diamond
         angles = -np.pi / 2 + 2 * np.pi * np.arange(count) / count
         radii = np.where((np.arange(count) % 2 == 1) & (shape == 1), 0.45 * r, r)
         draw.polygon([(c + q * np.cos(a), c + q * np.sin(a)) for q, a in zip(radii, angles, strict=True)], fill=255)

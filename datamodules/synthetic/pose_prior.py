@@ -136,10 +136,10 @@ def _extent(shape: BodyShape, poses: list[Articulation]) -> tuple[float, float, 
     margin = shape.radii["thigh"][0]
     for pose in poses:
         joints, _ = project(shape, pose, Framing(1.0, (0.0, 0.0)))
-        pts = np.stack(list(joints.values()))
+        px, py = [x for x, _ in joints.values()], [y for _, y in joints.values()]
         top = joints["head"][1] - shape.head_radius * shape.head_aspect
-        xs += [pts[:, 0].min() - margin, pts[:, 0].max() + margin]
-        ys += [min(pts[:, 1].min(), top), pts[:, 1].max() + shape.radii["foot"][0]]
+        xs += [min(px) - margin, max(px) + margin]
+        ys += [min(min(py), top), max(py) + shape.radii["foot"][0]]
         head_top.append(top)
     return min(xs), min(ys), max(xs), max(ys), min(head_top)
 

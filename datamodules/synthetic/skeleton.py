@@ -209,14 +209,14 @@ class PosedBody:
     """A body in one pose and framing: 2D joints (pixels), view depths (body units), part placements and
     part depth-sort keys."""
 
-    joints: dict[str, np.ndarray]
+    joints: dict[str, tuple[float, float]]
     depths: dict[str, float]
     placements: dict[str, AffinePlacement | SpherePlacement]
     part_depth: dict[str, float]
 
 
 def project(shape: BodyShape, pose: Articulation, framing: Framing) -> tuple[dict, dict]:
-    """Project ``joints_3d``: returns (name -> pixel position ``[2]``, name -> view depth in body units).
+    """Project ``joints_3d``: returns (name -> pixel position ``(x, y)``, name -> view depth in body units).
 
     Body -> view: rotation by ``yaw`` about the vertical (``placement.yaw_matrix``); view -> image: tilt by
     ``roll``, scale by ``pixels_per_unit``, shift by ``origin``.
@@ -228,7 +228,7 @@ def project(shape: BodyShape, pose: Articulation, framing: Framing) -> tuple[dic
     joints, depths = {}, {}
     for name, (x, y, z) in joints_3d(shape, pose).items():
         vx = cy * x + sy * z
-        joints[name] = np.array([ox + cr * vx - sr * y, oy + sr * vx + cr * y])
+        joints[name] = (ox + cr * vx - sr * y, oy + sr * vx + cr * y)
         depths[name] = cy * z - sy * x
     return joints, depths
 
@@ -245,8 +245,8 @@ def pose_body(shape: BodyShape, pose: Articulation, framing: Framing) -> PosedBo
     """Joints, depths, placements and depth keys of every part in ``PART_NAMES``."""
     joints, depths = project(shape, pose, framing)
     ppu = framing.pixels_per_unit
-    plane = rotation_2d(pose.roll) @ np.diag([np.cos(pose.yaw), 1.0]) * ppu
-    body_plane = AffinePlacement(plane, np.asarray(framing.origin, dtype=np.float64))
+    c, s, squeeze = math.cos(pose.roll), math.sin(pose.roll), math.cos(pose.yaw)  # roll x yaw foreshortening
+    body_plane = AffinePlacement(((c * squeeze * ppu, -s * ppu), (s * squeeze * ppu, c * ppu)), framing.origin)
     head_yaw, head_roll = pose.yaw + pose.head_yaw, pose.roll + pose.head_roll
     placements: dict[str, AffinePlacement | SpherePlacement] = {
         "torso": body_plane,

@@ -53,7 +53,7 @@ def test_projection_scale_origin_and_yaw_foreshortening() -> None:
 
 def test_limb_pointing_at_the_camera_is_foreshortened() -> None:
     body = pose_body(SHAPE, Articulation(forearm=((0.1, 0.1), (0.0, 1.2))), Framing(50.0, (100.0, 40.0)))
-    forearm = np.linalg.norm(body.joints["l_wrist"] - body.joints["l_elbow"])
+    forearm = np.linalg.norm(np.subtract(body.joints["l_wrist"], body.joints["l_elbow"]))
     assert forearm == pytest.approx(50 * SHAPE.forearm * np.cos(1.2), rel=1e-6)
     # The limb's placement maps s = length to the far joint and keeps its width (t) unscaled.
     placement = body.placements["l_forearm"]

@@ -49,10 +49,3 @@ def contrasting_colour(rng: np.random.Generator, base: np.ndarray) -> np.ndarray
 def light_colour(rng: np.random.Generator) -> np.ndarray:
     """A studio-background colour ``[3]``: light, low saturation."""
     return hsv(rng.random(), rng.uniform(0.0, 0.25), rng.uniform(0.75, 1.0))
-
-
-def mix(a: np.ndarray, b: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Blend colours ``a``, ``b`` (``[3]`` or ``[3, N]``) with weights ``w`` ``[N]`` in [0, 1] -> ``[3, N]``."""
-    a = a[:, None] if a.ndim == 1 else a
-    b = b[:, None] if b.ndim == 1 else b
-    return a + (b - a) * w

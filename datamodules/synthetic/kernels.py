@@ -2,7 +2,7 @@
 
 The textures, looks and placements of ``textures.py``, ``looks.py``, ``flat.py`` and ``placement.py`` are
 encoded as small float64 parameter vectors ("codes", built by their ``code`` properties) and evaluated here one
-point at a time, in float64 (a two-colour texture mixes in float32, as its numpy ``weight`` does): the
+point at a time, in float64 (a two-colour texture mixes its colours in float32): the
 rasteriser draws each part over its image box in one pass per pixel (local coordinates, silhouette, texture
 only where the coverage is positive, compositing) instead of dozens of numpy passes over the whole box. The
 numpy-facing methods (``texture(x, y)``, ``look.evaluate``, ``placement.to_local`` ...) call the same kernels,
@@ -131,7 +131,7 @@ def _plain_texture(t: np.ndarray, o: int, image: np.ndarray, x: float, y: float)
         g = t[o + 2] + (t[o + 5] - t[o + 2]) * one + (t[o + 8] - t[o + 2]) * both
         b = t[o + 3] + (t[o + 6] - t[o + 3]) * one + (t[o + 9] - t[o + 3]) * both
         return r, g, b
-    w = np.float32(_weight(t, o, image, x, y))  # mixed in float32, as from ``weight`` (the same colours)
+    w = np.float32(_weight(t, o, image, x, y))  # the colours (float32) are mixed in float32
     r0, g0, b0 = np.float32(t[o + 1]), np.float32(t[o + 2]), np.float32(t[o + 3])
     r1, g1, b1 = np.float32(t[o + 4]), np.float32(t[o + 5]), np.float32(t[o + 6])
     return float(r0 + (r1 - r0) * w), float(g0 + (g1 - g0) * w), float(b0 + (b1 - b0) * w)
@@ -155,18 +155,12 @@ def texture_at(t: np.ndarray, image: np.ndarray, x: float, y: float) -> tuple[fl
 
 
 @jit
-def texture_points(t: np.ndarray, image: np.ndarray, x: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
-    """``texture_at`` over points ``x``, ``y`` ``[N]`` into planar ``out`` ``[3, N]``."""
-    for i in range(x.size):
-        out[0, i], out[1, i], out[2, i] = texture_at(t, image, x[i], y[i])
-
-
-@jit
-def weight_grid(t: np.ndarray, image: np.ndarray, x: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
-    """``_weight`` over points ``x``, ``y`` ``[H, W]`` (broadcast views welcome) into ``out`` ``[H, W]``."""
-    for i in range(out.shape[0]):
-        for j in range(out.shape[1]):
-            out[i, j] = _weight(t, 0, image, x[i, j], y[i, j])
+def texture_grid(t: np.ndarray, image: np.ndarray, x: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
+    """``texture_at`` over points ``x``, ``y`` ``[R, C]`` (broadcast views welcome) into planar ``out``
+    ``[3, R, C]``."""
+    for i in range(x.shape[0]):
+        for j in range(x.shape[1]):
+            out[0, i, j], out[1, i, j], out[2, i, j] = texture_at(t, image, x[i, j], y[i, j])
 
 
 @jit

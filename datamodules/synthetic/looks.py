@@ -58,6 +58,11 @@ class CodedLook:
     def code(self) -> LookCode:
         return self._code()
 
+    @cached_property
+    def bounds_code(self) -> np.ndarray:
+        """``bounds`` as the float64 ``[4]`` array the rasteriser takes."""
+        return np.array(self.bounds, np.float64)
+
     def evaluate(self, coords: Coords) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Signed distance ``[N]`` (body units, < 0 inside), colour ``[3, N]`` and LIP label ``[N]`` uint8 at the
         local points ``coords`` (two or three arrays ``[N]``)."""
@@ -70,6 +75,7 @@ class CodedLook:
 
 class Look(Protocol):
     bounds: tuple[float, float, float, float]  # local box (u0, v0, u1, v1) containing the silhouette
+    bounds_code: np.ndarray  # the same, float64 [4]
     code: LookCode
 
     def evaluate(self, coords: Coords) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...

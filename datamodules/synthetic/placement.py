@@ -39,7 +39,8 @@ class AffinePlacement:
     """
 
     def __init__(self, A: np.ndarray | tuple, b: np.ndarray | tuple) -> None:
-        (a, c), (d, e) = ((float(v) for v in row) for row in A)
+        (a, c), (d, e) = A
+        a, c, d, e = float(a), float(c), float(d), float(e)
         det = a * e - c * d
         if abs(det) < 1e-12:
             raise ValueError(f"AffinePlacement: singular matrix {A!r}")

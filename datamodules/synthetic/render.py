@@ -57,15 +57,14 @@ def render(frames: Sequence[Frame], backgrounds: Sequence[np.ndarray], material:
     for i, frame in enumerate(frames):
         image = np.zeros((3, height, width), np.float32)
         cover = np.zeros((height, width), np.float32)
-        part = np.full((height, width), BACKGROUND_PART, np.int16)
+        part = np.empty((height, width), np.int16)
+        part.fill(BACKGROUND_PART)
         parse = np.zeros((height, width), np.uint8)
         coords = np.empty((3, height, width) if material else (3, 1, 1), np.float32)
         for _, index in sorted(((frame.body.part_depth[n], PART_INDEX[n]) for n in frame.looks), reverse=True):
             name = PART_NAMES[index]
             look, placement = frame.looks[name], frame.body.placements[name].code
-            bounds = np.array(look.bounds, np.float64)
-            code = look.code
-            draw_part(image, cover, part, parse, coords, bounds, index, placement, code)
+            draw_part(image, cover, part, parse, coords, look.bounds_code, index, placement, look.code)
         composite_background(image, cover, np.asarray(backgrounds[i], np.float32))
         results.append(Rendered(image, part, parse, coords))
     return results

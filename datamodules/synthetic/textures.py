@@ -29,8 +29,7 @@ from datamodules.synthetic.kernels import (
     TEXTURE_CODE,
     TEXTURE_KINDS,
     noise_points,
-    texture_points,
-    weight_grid,
+    texture_grid,
 )
 
 Texture = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -63,20 +62,14 @@ class _Coded:
         return self._params()
 
     def __call__(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """Colour ``[3, N]`` float32 at material points ``x``, ``y`` ``[N]``."""
-        xs, ys, _ = _points(x, y)
-        out = np.empty((3, xs.size), np.float32)
-        texture_points(self.code, self.image, xs, ys, out)
-        return out
-
-    def weight(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """Weight of ``colours[1]`` in [0, 1] (two-colour families), elementwise over broadcastable ``x``, ``y``."""
+        """Colour ``[3, *shape]`` float32 at material points ``x``, ``y`` of broadcastable shapes (a row of x
+        times a column of y is evaluated without materialising the grid)."""
         x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
         shape = np.broadcast_shapes(x.shape, y.shape)
         x, y = np.broadcast_to(x, shape), np.broadcast_to(y, shape)  # read-only views, not copies
         grid = x.shape[-1] if x.ndim else 1
-        out = np.empty(shape, np.float32)
-        weight_grid(self.code, self.image, x.reshape(-1, grid), y.reshape(-1, grid), out.reshape(-1, grid))
+        out = np.empty((3, *shape), np.float32)
+        texture_grid(self.code, self.image, x.reshape(-1, grid), y.reshape(-1, grid), out.reshape(3, -1, grid))
         return out
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from datamodules.synthetic.colours import GARMENT_MAX_MIN_CHANNEL, contrasting_colour, garment_colour, light_colour, mix
+from datamodules.synthetic.colours import GARMENT_MAX_MIN_CHANNEL, contrasting_colour, garment_colour, light_colour
 
 A, B, C = np.float32([1, 0, 0]), np.float32([0, 0, 1]), np.float32([0, 1, 0])
 LUMA = np.float32([0.299, 0.587, 0.114])
@@ -15,11 +15,6 @@ def test_garment_colours_are_never_near_white() -> None:
     colours = np.stack([garment_colour(rng) for _ in range(500)])
     assert (colours.min(axis=1) <= GARMENT_MAX_MIN_CHANNEL + 1e-6).all()
     assert colours.min() >= 0.0 and colours.max() <= 1.0
-
-
-def test_mix_is_planar() -> None:
-    out = mix(A, np.stack([B, C], axis=1), np.float32([0.0, 0.5]))
-    np.testing.assert_allclose(out.T, [A, 0.5 * (A + C)])
 
 
 def test_contrasting_colours_differ_in_luminance() -> None:

@@ -90,18 +90,22 @@ def test_value_noise_tile_is_the_bilinear_smoothstep_octave_sum() -> None:
 
 
 @pytest.mark.parametrize("kind", ["gradient", "noise"])
-def test_weights_on_a_broadcast_grid_match_the_texture_at_points(kind: str) -> None:
-    # Backgrounds evaluate ``weight`` on a row of x times a column of y; it must be the texture's own mix weight.
+def test_colours_on_a_broadcast_grid_match_the_texture_at_points(kind: str) -> None:
+    # Backgrounds evaluate a texture on a row of x times a column of y; it must be the texture at every point, the
+    # two colours mixed by a weight in [0, 1].
     colours = np.stack([A, B])
     if kind == "gradient":
         texture = Gradient(angle=0.7, lo=-0.4, hi=0.6, colours=colours)
     else:
         texture = sample_noise(np.random.default_rng(3), 0.2, colours, 0.5)
     x, y = np.linspace(-0.5, 0.5, 7, dtype=np.float32), np.linspace(-0.5, 0.5, 5, dtype=np.float32)
-    weight = texture.weight(x[None, :], y[:, None])
-    assert weight.shape == (5, 7) and np.ptp(weight) > 0.05
+    grid = texture(x[None, :], y[:, None])
+    assert grid.shape == (3, 5, 7)
     xs, ys = np.meshgrid(x, y)
-    np.testing.assert_allclose(texture(xs.ravel(), ys.ravel()), (A[:, None] + (B - A)[:, None] * weight.ravel()))
+    np.testing.assert_array_equal(grid.reshape(3, -1), texture(xs.ravel(), ys.ravel()))
+    weight = (grid[[0, 2]] - A[[0, 2], None, None]) / (B - A)[[0, 2], None, None]  # red and blue change
+    np.testing.assert_allclose(weight[0], weight[1], atol=1e-5)  # one weight mixes every channel
+    assert weight.min() > -1e-5 and weight.max() < 1 + 1e-5 and np.ptp(weight[0]) > 0.05
 
 
 def test_print_decal_only_changes_its_rectangle() -> None:

@@ -157,10 +157,14 @@ def texture_at(t: np.ndarray, image: np.ndarray, x: float, y: float) -> tuple[fl
 @jit
 def texture_grid(t: np.ndarray, image: np.ndarray, x: np.ndarray, y: np.ndarray, out: np.ndarray) -> None:
     """``texture_at`` over points ``x``, ``y`` ``[R, C]`` (broadcast views welcome) into planar ``out``
-    ``[3, R, C]``."""
+    ``[3, R, C]``. All but prints are evaluated inline (``texture_at`` is a call per point)."""
+    decal = t[0] == 6
     for i in range(x.shape[0]):
         for j in range(x.shape[1]):
-            out[0, i, j], out[1, i, j], out[2, i, j] = texture_at(t, image, x[i, j], y[i, j])
+            if decal:
+                out[0, i, j], out[1, i, j], out[2, i, j] = texture_at(t, image, x[i, j], y[i, j])
+            else:
+                out[0, i, j], out[1, i, j], out[2, i, j] = _plain_texture(t, 0, image, x[i, j], y[i, j])
 
 
 @jit

@@ -69,9 +69,20 @@ def person_id(split: str, index: int) -> int:
 # --- file writers ---------------------------------------------------------------------------------
 
 
+def write_file(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path``, creating its folder on first need (one system call per file otherwise)."""
+    try:
+        path.write_bytes(data)
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+
+
 def write_jpeg(path: Path, image: np.ndarray) -> None:
     """Planar ``[3, H, W]`` uint8 -> JPEG (quality 95, 4:4:4)."""
-    Image.merge("RGB", [Image.fromarray(c) for c in image]).save(path, "JPEG", **JPEG_OPTIONS)
+    encoded = io.BytesIO()
+    Image.merge("RGB", [Image.fromarray(c) for c in image]).save(encoded, "JPEG", **JPEG_OPTIONS)
+    write_file(path, encoded.getvalue())
 
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -97,7 +108,7 @@ def encode_png(array: np.ndarray) -> bytes:
 
 def write_png(path: Path, array: np.ndarray) -> None:
     """``[H, W]`` uint8 (label ids or a {0, 255} mask) -> 8-bit grey PNG (``encode_png``)."""
-    path.write_bytes(encode_png(np.asarray(array, np.uint8)))
+    write_file(path, encode_png(np.asarray(array, np.uint8)))
 
 
 def write_openpose(path: Path, keypoints: np.ndarray) -> None:
@@ -107,7 +118,7 @@ def write_openpose(path: Path, keypoints: np.ndarray) -> None:
         values += [round(x, 3), round(y, 3), 1.0] if visible > 0 else [0, 0, 0]
     person = {"person_id": [-1], "pose_keypoints_2d": values, "face_keypoints_2d": [], "hand_left_keypoints_2d": [],
               "hand_right_keypoints_2d": []}  # fmt: skip
-    path.write_text(json.dumps({"version": 1.3, "people": [person]}, separators=(",", ":")))
+    write_file(path, json.dumps({"version": 1.3, "people": [person]}, separators=(",", ":")).encode())
 
 
 def _zip(members: dict[str, tuple[bytes, bool]]) -> bytes:
@@ -149,12 +160,7 @@ def write_ground_truth(path: Path, flow: np.ndarray, vis: np.ndarray) -> None:
     if np.count_nonzero(foreground) != np.count_nonzero(flow):
         raise ValueError(f"{path}: the flow must be zero on the background (vis == 0)")
     members = {"vis.npy": (_npy(vis), True), "flow_foreground.npy": (_npy(foreground), False)}
-    path.write_bytes(_zip(members))
-
-
-def _ensure(root: Path, *dirs: str) -> None:
-    for d in dirs:
-        (root / d).mkdir(parents=True, exist_ok=True)
+    write_file(path, _zip(members))
 
 
 # --- MPV ---------------------------------------------------------------------------------------
@@ -167,7 +173,6 @@ def _mpv_stem(pid: int, garment: str, pose: int, person: PersonImage) -> str:
 
 def write_mpv_triplet(root: Path, split: str, index: int, triplet: Triplet) -> str:
     """Write one triplet in the MPV layout; returns its ``data_pair.txt`` line (no newline)."""
-    _ensure(root, *MPV_DIRS, SYNTHETIC_GT_DIR)
     pid = person_id(split, index)
     source = _mpv_stem(pid, "B" if triplet.kind == "cross" else "A", 0, triplet.source)
     target = _mpv_stem(pid, "A", 1, triplet.target)
@@ -201,7 +206,6 @@ def _annotation_row(name: str, keypoints: np.ndarray) -> str:
 
 def write_deepfashion_triplet(root: Path, split: str, index: int, triplet: Triplet) -> tuple[list[str], str, list[str]]:
     """Write one triplet in the DeepFashion layout; returns (annotation rows, pairs row, list names)."""
-    _ensure(root, split, f"{split}M_lip", SYNTHETIC_GT_DIR)
     pid = person_id(split, index)
     views = [_view(triplet.source), _view(triplet.target)]
     outfits = [2 if triplet.kind == "cross" else 1, 1]
@@ -242,7 +246,6 @@ def write_sequence(root: Path, split: str, index: int, sequence: PoseSequence) -
     """Write one pose sequence under ``root/sequences``; returns its ``sequences.txt`` line."""
     seq_id = sequence_id(split, index)
     base = root / "sequences" / seq_id
-    _ensure(base, "image", "pose", "parse", SYNTHETIC_GT_DIR)
     for t, frame in enumerate(sequence.frames):
         write_jpeg(base / "image" / f"{t:04d}.jpg", frame.image)
         write_openpose(base / "pose" / f"{t:04d}_keypoints.json", frame.keypoints)

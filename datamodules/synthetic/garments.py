@@ -24,11 +24,13 @@ from datamodules.contract import LIP_LABELS
 from datamodules.synthetic import kernels
 from datamodules.synthetic.colours import garment_colour
 from datamodules.synthetic.kernels import BODY
+from datamodules.synthetic.sampling import Categorical
 from datamodules.synthetic.skeleton import BodyShape
 from datamodules.synthetic.textures import Texture, sample_texture
 
 TOP_KINDS: tuple[str, ...] = ("tank", "short_sleeve", "long_sleeve", "dress")
 LOWER_KINDS: tuple[str, ...] = ("trousers", "skirt")
+TROUSER_FABRIC = Categorical((0.45, 0.35, 0.1, 0.1))  # solid, noise (denim), checks, stripes
 NECKLINES: tuple[str, ...] = ("crew", "v", "scoop")
 SLEEVE_FLAT_ANGLE = {"short_sleeve": np.radians(50.0), "long_sleeve": np.radians(22.0)}
 WAIST_Y = 0.8  # body-frame y of the waistband of trousers and skirts
@@ -120,7 +122,7 @@ def sample_lower(rng: np.random.Generator, kind: str | None = None) -> Lower:
     if kind not in LOWER_KINDS:
         raise ValueError(f"unknown lower garment {kind!r}; expected one of {LOWER_KINDS}")
     if kind == "trousers":
-        family = ("solid", "noise", "checks", "stripes")[rng.choice(4, p=(0.45, 0.35, 0.1, 0.1))]
+        family = ("solid", "noise", "checks", "stripes")[TROUSER_FABRIC(rng)]
         return Lower(kind, sample_texture(rng, family), rng.uniform(0.02, 0.06), rng.uniform(0.85, 1.0), 0.0)
     family = ("solid", "stripes", "checks", "dots", "noise", "gradient")[rng.integers(6)]
     return Lower(kind, sample_texture(rng, family), 0.03, rng.uniform(1.45, 2.1), rng.uniform(0.4, 0.7))

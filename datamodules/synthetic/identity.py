@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from datamodules.synthetic.colours import hsv
+from datamodules.synthetic.sampling import pick
 from datamodules.synthetic.skeleton import BodyShape
 
 # Skin tones (RGB 0-255), light to dark, jittered per person.
@@ -69,7 +70,7 @@ def _marks(rng: np.random.Generator) -> np.ndarray:
     freckles = []
     if rng.random() < 0.3:
         for _ in range(rng.integers(8, 18)):
-            side = rng.choice([-1.0, 1.0])
+            side = pick(rng, (-1.0, 1.0))
             freckles.append((side * rng.uniform(0.15, 0.6), rng.uniform(0.05, 0.35), rng.uniform(0.012, 0.02), 0.25))
     return np.array(moles + freckles, dtype=np.float32).reshape(-1, 4)
 

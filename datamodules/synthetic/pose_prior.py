@@ -23,11 +23,13 @@ from dataclasses import replace
 
 import numpy as np
 
+from datamodules.synthetic.sampling import Categorical, pick
 from datamodules.synthetic.skeleton import LIMB_CHAINS, SIDES, Articulation, BodyShape, Framing, project
 
 POSE_MODES: tuple[str, ...] = ("standing", "walking", "arms_raised", "arms_crossed", "hands_on_hips")
 FRAMINGS: tuple[str, ...] = ("whole", "half", "shifted")
 FRAMING_PROBS: tuple[float, ...] = (0.55, 0.35, 0.10)
+FRAMING_DRAW = Categorical(FRAMING_PROBS)
 SEQUENCE_KINDS: tuple[str, ...] = ("walk", "turn", "arm_swing")
 MIN_FORESHORTENING = 0.3
 MAX_YAW = 55.0  # degrees
@@ -146,7 +148,7 @@ def _extent(shape: BodyShape, poses: list[Articulation]) -> tuple[float, float, 
 
 def sample_framing_kind(rng: np.random.Generator) -> str:
     """``whole``, ``half`` or ``shifted`` with probabilities ``FRAMING_PROBS``."""
-    return FRAMINGS[rng.choice(len(FRAMINGS), p=FRAMING_PROBS)]
+    return FRAMINGS[FRAMING_DRAW(rng)]
 
 
 def sample_framing(
@@ -171,7 +173,7 @@ def sample_framing(
     oy = (height - (y1 - y0) * ppu) / 2 - y0 * ppu + rng.normal(0, 0.02 * height)
     ox = width / 2 + rng.normal(0, 0.03 * width) - ppu * 0.5 * (x0 + x1)
     if kind == "shifted":
-        ox += rng.choice([-1.0, 1.0]) * rng.uniform(0.25, 0.4) * width
+        ox += pick(rng, (-1.0, 1.0)) * rng.uniform(0.25, 0.4) * width
     return Framing(float(ppu), (float(ox), float(oy)))
 
 
@@ -185,7 +187,7 @@ def sample_sequence(rng: np.random.Generator, shape: BodyShape, kind: str, lengt
         yaw = float(np.radians(rng.uniform(-45, 45)))
         poses = [replace(base, yaw=yaw, **_walking_limbs(phase0 + t * step, amplitude)) for t in range(length)]
     elif kind == "turn":
-        start = rng.uniform(20, MAX_YAW) * rng.choice([-1.0, 1.0])
+        start = rng.uniform(20, MAX_YAW) * pick(rng, (-1.0, 1.0))
         sweep = min(rng.uniform(40, 100), MAX_YAW + abs(start))  # towards and past frontal, within the yaw range
         poses = [
             replace(base, yaw=float(y)) for y in np.radians(np.linspace(start, start - np.sign(start) * sweep, length))

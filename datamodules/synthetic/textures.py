@@ -31,6 +31,7 @@ from datamodules.synthetic.kernels import (
     noise_points,
     texture_grid,
 )
+from datamodules.synthetic.sampling import pick
 
 Texture = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
@@ -280,14 +281,14 @@ def sample_texture(
     family = family if family is not None else TEXTURE_FAMILIES[rng.integers(len(TEXTURE_FAMILIES))]
     base = garment_colour(rng)
     other = contrasting_colour(rng, base)
-    angle = float(rng.choice([0.0, np.pi / 2, np.pi / 4, -np.pi / 4, rng.uniform(-np.pi, np.pi)]))
+    angle = float(pick(rng, (0.0, np.pi / 2, np.pi / 4, -np.pi / 4, rng.uniform(-np.pi, np.pi))))
     if family == "solid":
         return Solid(base)
     if family == "stripes":
         return Stripes(angle, rng.uniform(0.08, 0.3), rng.uniform(0.25, 0.6), np.stack([base, other]))
     if family == "checks":
         third = 0.5 * (base + other) if rng.random() < 0.5 else contrasting_colour(rng, base)
-        angle = float(rng.choice([0.0, np.pi / 4]))
+        angle = float(pick(rng, (0.0, np.pi / 4)))
         return Checks(angle, rng.uniform(0.1, 0.3), rng.uniform(0.3, 0.5), np.stack([base, third, other]))
     if family == "dots":
         period = rng.uniform(0.1, 0.25)

@@ -1,24 +1,28 @@
 """Time synthetic data generation on this CPU, one process (``make bench-synth``).
 
-Three rates, each the median (and min-max spread) over ``--repeats`` runs of ``--n`` triplets at ``--size``, per
-second of the timed process's CPU time (user + system: the per-core rate, little affected by other jobs on a
-shared machine) and per second of wall-clock time:
+Four rates, each the median (and min-max spread) over ``--repeats`` runs of ``--n`` triplets at ``--size``, per
+second of the timed process's CPU time (user + system: the per-core rate; it leaves out time spent waiting
+for the CPU, but jobs sharing the core's caches still slow it, which the spread shows) and per second of
+wall-clock time:
 
 - in memory: ``generate_triplet`` (two people rendered with parsing and keypoints, exact flow and visibility,
   the in-shop garment), nothing written;
-- written: ``vton-data synth`` on one worker into a temporary folder (adds JPEG / PNG / JSON / ``.npz`` encoding);
+- written: ``vton-data synth`` on one worker into a temporary folder (adds JPEG / PNG / JSON / ``.npz`` encoding),
+  per ``--scratch`` folder;
 - writing alone: the MPV writer on triplets already in memory (the nine files per triplet), which bounds the
-  written rate whatever the rendering costs.
+  written rate whatever the rendering costs, per ``--scratch`` folder;
+- sequence pairs in memory: ``generate_sequence`` of ``SEQUENCE_LENGTH`` frames, counted in consecutive pairs
+  (each with its exact flow), since every frame serves two pairs.
 
-Output goes to temporary folders under ``--scratch`` (default: the system temp folder; the section reports what
-creating a file costs there, which differs a lot between folders of one disk on some machines: ``make data``
-writes under ``data/``, so ``--scratch data`` times what it pays).
-
-Every run is a fresh child process (one warm-up triplet first), so ``--baseline DIR`` (a checkout of another
-version, e.g. ``git archive <commit> datamodules models | tar -x -C DIR``) is timed the same way, its runs
-interleaved with the current ones so that both see the same machine load. A last part profiles one written run
-and splits the time by stage. ``--update docs/BENCHMARKS.md`` writes the "Synthetic data generation" section
-there (creating the file if needed, replacing only that section).
+Each run is a fresh child process that first sets the generator's process options (``keep_freed_memory``, as
+``vton-data synth`` does) and makes one warm-up triplet. Output goes to temporary folders under each ``--scratch``
+folder (default: the system temp folder); the section reports what creating a file costs there, which varies a
+lot between machines (on some virtual machines a disk folder costs ten times a memory-backed one such as
+``/dev/shm``). ``--baseline DIR`` (a checkout of another version, e.g. ``git archive <commit>
+datamodules | tar -x -C DIR``) is timed the same way, its runs interleaved with the current ones so that both
+see the same machine load. A last part profiles one written run and splits the time by stage. ``--update
+docs/BENCHMARKS.md`` writes the "Synthetic data generation" section there (creating the file if needed,
+replacing only that section).
 """
 
 from __future__ import annotations
@@ -36,21 +40,23 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numba
 import numpy as np
 import PIL
 
+import datamodules.synthetic.dataset as dataset
 from datamodules.synthetic.cli import parse_size
 from datamodules.synthetic.dataset import SynthConfig, synthesize
-from datamodules.synthetic.generate import generate_triplet, sample_rng
+from datamodules.synthetic.generate import generate_sequence, generate_triplet, sample_rng
 from datamodules.synthetic.writer import write_mpv_triplet
 
 SECTION = "## Synthetic data generation"
 TARGET_PER_CORE = 100.0  # pairs per second per core (issue 3)
 ROOT = Path(__file__).resolve().parents[1]
-RATES = ("in memory", "written", "writing alone")
+SEQUENCE_LENGTH = 8
 SMALL = (64, 48)  # a size where pixels cost little: what remains is per-call and per-part overhead
 # Profile rows: label and the (module file, function) whose cumulative times it sums (none nested in another).
 STAGES: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
@@ -101,33 +107,54 @@ def file_creation_ms(scratch: Path | None, count: int = 200) -> float:
         return (time.process_time() - cpu) / count * 1000
 
 
-def run_rates(n: int, height: int, width: int, seed: int, scratch: Path | None) -> list[tuple[float, float]]:
-    """The ``RATES`` of this process's generator (one warm-up triplet first), writing under ``scratch``."""
+def write_triplets(root: Path, triplets: list) -> None:
+    for i, triplet in enumerate(triplets):
+        write_mpv_triplet(root, "train", i, triplet)
+
+
+def run_rates(n: int, height: int, width: int, seed: int, scratches: list[Path | None]) -> list[list]:
+    """``[label, per CPU second, per wall second]`` of this process's generator (one warm-up triplet first):
+    in memory, then written and writing alone under each of ``scratches``, then sequence pairs in memory."""
+    keep_freed_memory = getattr(dataset, "keep_freed_memory", None)  # a baseline may predate it
+    if keep_freed_memory is not None:
+        keep_freed_memory()
     generate_triplet(sample_rng(seed, "test", 0), height, width)
     in_memory = timed_rate(n, lambda: [generate_triplet(sample_rng(seed, "train", i), height, width) for i in range(n)])
-    with tempfile.TemporaryDirectory(dir=scratch) as folder:
-        config = SynthConfig(out=folder + "/set", height=height, width=width, n_train=n, n_test=0, seed=seed)
-        written = timed_rate(n, lambda: synthesize(config))
+    rates = [["in memory", *in_memory]]
     triplets = [generate_triplet(sample_rng(seed, "train", i), height, width) for i in range(n)]
-    with tempfile.TemporaryDirectory(dir=scratch) as folder:
-        root = Path(folder)
-        writing = timed_rate(n, lambda: [write_mpv_triplet(root, "train", i, t) for i, t in enumerate(triplets)])
-    return [in_memory, written, writing]
+    for scratch in scratches:
+        where = f"`{scratch or tempfile.gettempdir()}`"
+        with tempfile.TemporaryDirectory(dir=scratch) as folder:
+            config = SynthConfig(out=folder + "/set", height=height, width=width, n_train=n, n_test=0, seed=seed)
+            rates.append([f"written, {where}", *timed_rate(n, partial(synthesize, config))])
+        with tempfile.TemporaryDirectory(dir=scratch) as folder:
+            rates.append([f"writing alone, {where}", *timed_rate(n, partial(write_triplets, Path(folder), triplets))])
+    count = max(n // SEQUENCE_LENGTH, 2)
+    kinds = ("walk", "turn", "arm_swing")
+    sequences = timed_rate(
+        count * (SEQUENCE_LENGTH - 1),
+        lambda: [
+            generate_sequence(sample_rng(seed, "sequence_train", i), height, width, kinds[i % 3], SEQUENCE_LENGTH)
+            for i in range(count)
+        ],
+    )
+    return [*rates, ["sequence pairs in memory", *sequences]]
 
 
-def child_rates(root: Path, args: argparse.Namespace, seed: int) -> list[tuple[float, float]]:
+def child_rates(root: Path, args: argparse.Namespace, seed: int) -> list[list]:
     """``run_rates`` in a fresh process importing the generator from ``root``."""
     env = dict(os.environ, PYTHONPATH=str(root))
     height, width = args.size
     command = [sys.executable, __file__, "--size", f"{height}x{width}", "--n", str(args.n), "--seed", str(seed)]
-    command += ["--child", *(["--scratch", str(args.scratch.resolve())] if args.scratch else [])]
+    command += ["--child", *(["--scratch", *map(str, args.scratch)] if args.scratch else [])]
     result = subprocess.run(command, env=env, cwd=root, capture_output=True, text=True, check=True)
-    return [tuple(rate) for rate in json.loads(result.stdout)]
+    return json.loads(result.stdout)
 
 
 def stage_shares(n: int, height: int, width: int, seed: int, scratch: Path | None) -> list[tuple[str, float]]:
     """Share of the profiled written run spent in each of ``STAGES`` (cumulative times), after one warm-up
     triplet (which loads or compiles the kernels)."""
+    dataset.keep_freed_memory()
     generate_triplet(sample_rng(seed, "test", 0), height, width)
     profile = cProfile.Profile()
     with tempfile.TemporaryDirectory(dir=scratch) as folder:
@@ -146,9 +173,10 @@ def stage_shares(n: int, height: int, width: int, seed: int, scratch: Path | Non
     return shares
 
 
-def _cells(rates: list[tuple[float, float]]) -> str:
+def _cells(rates: list[list]) -> str:
+    """Median and min-max of the CPU and wall rates of one row over the runs."""
     cells = []
-    for values in zip(*rates, strict=True):
+    for values in zip(*(rate[1:] for rate in rates), strict=True):
         cells.append(f"{statistics.median(values):.1f} | {min(values):.1f} - {max(values):.1f}")
     return " | ".join(cells)
 
@@ -156,57 +184,60 @@ def _cells(rates: list[tuple[float, float]]) -> str:
 def report(args: argparse.Namespace) -> str:
     height, width = args.size
     load_before = os.getloadavg()[0]
-    runs: dict[str, list[list[tuple[float, float]]]] = {"current": [], "baseline": []}
+    runs: dict[str, list[list[list]]] = {"current": [], "baseline": []}
     for r in range(args.repeats):
         runs["current"].append(child_rates(ROOT, args, args.seed + r))
         if args.baseline:
             runs["baseline"].append(child_rates(args.baseline, args, args.seed + r))
-    small = statistics.median(
-        child_rates(ROOT, argparse.Namespace(**{**vars(args), "size": SMALL}), args.seed + r)[0][0] for r in range(3)
-    )
-    shares = stage_shares(args.n, height, width, args.seed, args.scratch)
-    scratch = args.scratch or Path(tempfile.gettempdir())
-    create = {folder: file_creation_ms(folder) for folder in dict.fromkeys([scratch, Path(tempfile.gettempdir())])}
+    small_args = argparse.Namespace(**{**vars(args), "size": SMALL, "scratch": None})
+    small = statistics.median(child_rates(ROOT, small_args, args.seed + r)[0][1] for r in range(3))
+    scratches = args.scratch or [None]
+    shares = stage_shares(args.n, height, width, args.seed, scratches[0])
+    folders = [Path(s or tempfile.gettempdir()) for s in scratches]
+    create = {folder: file_creation_ms(folder) for folder in folders}
     load_after = os.getloadavg()[0]
-    in_memory = statistics.median(run[0][0] for run in runs["current"])
-    written = statistics.median(run[1][0] for run in runs["current"])
-    writing = statistics.median(run[2][0] for run in runs["current"])
+    labels = [row[0] for row in runs["current"][0]]
+    median = {label: statistics.median(run[i][1] for run in runs["current"]) for i, label in enumerate(labels)}
+    in_memory, pairs = median["in memory"], median["sequence pairs in memory"]
+    written = {folder: median[f"written, `{folder}`"] for folder in folders}
+    writing = {folder: median[f"writing alone, `{folder}`"] for folder in folders}
     command = f"python scripts/bench_synth.py --size {height}x{width} --n {args.n} --repeats {args.repeats}"
     if args.scratch:
-        command += f" --scratch {args.scratch}"
+        command += " --scratch " + " ".join(str(s) for s in args.scratch)
     if args.baseline:
         command += f" --baseline <{args.baseline_label}>"
     rows = []
     for version, label in (("current", "this version"), ("baseline", args.baseline_label)):
-        for i, rate in enumerate(RATES):
-            if runs[version]:
-                rows.append(f"| {label} | {rate} | " + _cells([run[i] for run in runs[version]]) + " |")
+        if runs[version]:
+            for i, row in enumerate(runs[version][0]):
+                rows.append(f"| {label} | {row[0]} | " + _cells([run[i] for run in runs[version]]) + " |")
+    files = "; ".join(
+        f"in `{f}`: {written[f]:.0f} written per CPU second, writing alone {writing[f]:.0f} (the files cost "
+        f"{1000 / writing[f]:.1f} ms of the {1000 / written[f]:.1f} ms a written triplet takes; creating one 20 kB "
+        f"file costs {create[f]:.2f} ms of CPU there)"
+        for f in folders
+    )
     lines = [
         SECTION,
         "",
         f"Device: {cpu_name()}, {os.cpu_count()} cores visible, one process (one core) per run; Python "
         f"{platform.python_version()}, numpy {np.__version__}, Pillow {PIL.__version__}, numba {numba.__version__}. "
-        "One-minute load average "
-        f"{load_before:.2f} before and {load_after:.2f} after the runs: the machine is shared, so the wall-clock "
-        "rates vary with other jobs; the CPU-time rates are the per-core figures.",
+        f"One-minute load average {load_before:.2f} before and {load_after:.2f} after the runs.",
         "",
         f"Command: `{command}` (each run: a fresh process, {args.n} triplets at {height}x{width}; median and min-max "
         f"over {args.repeats} runs{', interleaved with the baseline' if args.baseline else ''}). In memory: "
         "2 people + parsing + keypoints + flow/vis + in-shop garment. Written: `vton-data synth`, MPV layout, one "
-        f"worker. Writing alone: the nine files of each triplet from triplets in memory. Files go to a temporary "
-        f"folder in `{scratch}`; creating one 20 kB file costs "
-        + ", ".join(f"{ms:.2f} ms of CPU in `{folder}`" for folder, ms in create.items())
-        + ".",
+        "worker, into a temporary folder in the named folder. Writing alone: the nine files of each triplet from "
+        f"triplets in memory. Sequence pairs: {SEQUENCE_LENGTH}-frame sequences (walk, turn, arm swing) with the flow "
+        f"between consecutive frames, counted in pairs ({SEQUENCE_LENGTH - 1} per sequence).",
         "",
-        "| version | triplets per second, one core | per CPU second: median | min - max | per wall second: median "
-        "| min - max |",
+        "| version | per second, one core | per CPU second: median | min - max | per wall second: median | min - max |",
         "|---|---|---|---|---|---|",
         *rows,
         "",
-        f"Target (issue 3): {TARGET_PER_CORE:.0f} pairs/s per core. Measured: {in_memory:.0f} in memory and "
-        f"{written:.0f} written per CPU second ({in_memory / TARGET_PER_CORE:.0%} and {written / TARGET_PER_CORE:.0%} "
-        f"of the target). Writing alone runs at {writing:.0f} triplets per CPU second, so the files cost "
-        f"{1000 / writing:.1f} ms of the {1000 / written:.1f} ms a written triplet takes.",
+        f"Target (issue 3): {TARGET_PER_CORE:.0f} pairs/s per core. Measured per CPU second (medians): {in_memory:.0f} "
+        f"triplets (a pair and its in-shop garment) in memory, {in_memory / TARGET_PER_CORE:.0%} of the target; "
+        f"{pairs:.0f} sequence pairs in memory; {files}.",
         "",
         "Where the time goes (cProfile of one written run of this version; shares of the total, the rest is "
         "part set-up, texture sampling and Python glue):",
@@ -215,17 +246,19 @@ def report(args: argparse.Namespace) -> str:
         "|---|---|",
         *(f"| {label} | {share:.0%} |" for label, share in shares),
         "",
-        "What bounds it: the rasteriser is compiled (numba, `datamodules/synthetic/kernels.py`): one pass per "
-        "pixel of each part's image box (local coordinates, silhouette, texture only where the coverage is "
-        "positive, compositing) at some 30-100 ns per pixel depending on the part, the head's face features "
-        f"costing most. At {SMALL[0]}x{SMALL[1]}, with 16 times fewer pixels, a triplet still takes "
-        f"{1000 / small:.1f} ms in memory ({small:.0f} per CPU second), {in_memory / small:.0%} of a full-size "
-        "one: that is mostly per-triplet Python work (sampling the identity, outfit, poses and framings, posing "
-        "the skeleton, building the look codes, one kernel call per part). Written, each triplet creates nine "
-        "files (three JPEGs, three PNGs, two JSONs, one .npz); encoding them and the file system's cost of "
-        "creating files bound the written rate. The first run after a change to the kernels compiles them "
-        "(about 20 s of CPU, then cached in `__pycache__`; `vton-data synth --workers N` compiles once in the "
-        "parent before forking); `--workers N` scales across cores with byte-identical output.",
+        "What bounds it: the rasteriser is compiled (numba, `datamodules/synthetic/kernels.py`). Each part is one "
+        "kernel call over the rows of its pixel box, each row narrowed to the pixels over the part's local box; "
+        "parts are composited front to back, so pixels already covered by parts in front are skipped, and "
+        "the silhouette, texture and compositing cost some 40-80 ns per covered pixel (the face features most). "
+        f"At {SMALL[0]}x{SMALL[1]}, with 16 times fewer pixels, a triplet still takes {1000 / small:.1f} ms in memory "
+        f"({small:.0f} per CPU second), {in_memory / small:.0%} of a full-size one: that is per-triplet Python work "
+        "(sampling the identity, outfit, textures, poses and framings, posing the skeleton, building the look "
+        "codes, one kernel call per part). Written, each triplet creates nine files (three JPEGs, three PNGs, "
+        "two JSONs, one .npz); JPEG encoding and the file system's cost of creating files bound the written "
+        "rate. `vton-data synth` sets glibc's malloc to keep freed memory (`keep_freed_memory`): otherwise "
+        "each triplet page-faults its image buffers in again. The first run after a change to the kernels "
+        "compiles them (about 20 s of CPU, then cached in `__pycache__`; `vton-data synth --workers N` compiles "
+        "once in the parent before forking); `--workers N` scales across cores with byte-identical output.",
         "",
     ]
     return "\n".join(lines)
@@ -251,14 +284,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--baseline", type=Path, help="root of another version's datamodules/ to time alongside")
     parser.add_argument("--baseline-label", default="baseline", help="its name in the table (e.g. a commit)")
-    parser.add_argument("--scratch", type=Path, help="where the temporary output folders go (default: system temp)")
+    parser.add_argument(
+        "--scratch", type=Path, nargs="+", help="folders the temporary output goes to, each timed (default: temp)"
+    )
     parser.add_argument("--update", type=Path, help="markdown file whose benchmark section to write")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)  # one run, JSON rates to stdout
     args = parser.parse_args(argv)
-    if args.scratch:
-        args.scratch.mkdir(parents=True, exist_ok=True)
+    for scratch in args.scratch or []:
+        scratch.mkdir(parents=True, exist_ok=True)
+    args.scratch = [scratch.resolve() for scratch in args.scratch] if args.scratch else None
     if args.child:
-        print(json.dumps(run_rates(args.n, *args.size, args.seed, args.scratch)))
+        print(json.dumps(run_rates(args.n, *args.size, args.seed, args.scratch or [None])))
         return 0
     section = report(args)
     print(section)

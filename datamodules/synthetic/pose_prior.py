@@ -24,7 +24,7 @@ from dataclasses import replace
 import numpy as np
 
 from datamodules.synthetic.sampling import Categorical, pick
-from datamodules.synthetic.skeleton import LIMB_CHAINS, SIDES, Articulation, BodyShape, Framing, project
+from datamodules.synthetic.skeleton import LIMBS, SIDES, Articulation, BodyShape, Framing, project
 
 POSE_MODES: tuple[str, ...] = ("standing", "walking", "arms_raised", "arms_crossed", "hands_on_hips")
 FRAMINGS: tuple[str, ...] = ("whole", "half", "shifted")
@@ -92,12 +92,7 @@ def _sample_yaw(rng: np.random.Generator) -> float:
 def limb_foreshortening(shape: BodyShape, pose: Articulation) -> float:
     """Smallest ratio of projected to true bone length over all limbs (1 = in the image plane)."""
     joints, _ = project(shape, pose, Framing(1.0, (0.0, 0.0)))
-    ratios = [
-        math.dist(joints[f"{side}_{end}"], joints[f"{side}_{start}"]) / getattr(shape, length)
-        for side in SIDES
-        for start, end, length in LIMB_CHAINS.values()
-    ]
-    return float(min(ratios))
+    return min(math.dist(joints[b], joints[a]) / getattr(shape, length) for _, _, a, b, length in LIMBS)
 
 
 def limit_foreshortening(shape: BodyShape, pose: Articulation) -> Articulation:

@@ -42,6 +42,13 @@ PART_DEPTH_BIAS: dict[str, float] = {
     "hair_back": -2.0, "neck": -0.1, "torso": 0.0, "skirt": 0.2, "head": 0.3,
     "upper_arm": 0.25, "forearm": 0.25, "hand": 0.26, "thigh": -0.1, "shin": -0.1, "foot": -0.1,
 }  # fmt: skip
+# Every limb part: (limb, part name, start joint, end joint, length attribute of ``BodyShape``).
+LIMBS: tuple[tuple[str, str, str, str, str], ...] = tuple(
+    (limb, f"{side}_{limb}", f"{side}_{start}", f"{side}_{end}", length)
+    for side in SIDES
+    for limb, (start, end, length) in LIMB_CHAINS.items()
+)
+LEGS = ("thigh", "shin", "foot")
 SHOULDER_LINE_NECK = 0.03  # the torso's top edge at the neck, above the neck joint (body units)
 LEG_DEPTH_RANGE = (-0.6, -0.02)  # legs are clipped to this depth: behind the torso and skirt, near leg first
 
@@ -170,6 +177,12 @@ def _along(p: Vec3, length: float, d: Vec3) -> Vec3:
     return p[0] + length * d[0], p[1] + length * d[1], p[2] + length * d[2]
 
 
+SIDE_JOINTS = {  # per side, the names ``joints_3d`` gives its joints
+    side: tuple(f"{side}_{j}" for j in ("shoulder", "elbow", "wrist", "hand_tip", "hip", "knee", "ankle", "toe"))
+    for side in SIDES
+}
+
+
 def joints_3d(shape: BodyShape, pose: Articulation) -> dict[str, Vec3]:
     """Forward kinematics: named body-frame points (neck at the origin).
 
@@ -190,17 +203,9 @@ def joints_3d(shape: BodyShape, pose: Articulation) -> dict[str, Vec3]:
         knee = _along(hip, shape.thigh, direction(side, *pose.thigh[i]))
         ankle = _along(knee, shape.shin, direction(side, *pose.shin[i]))
         foot = (sign * math.sin(pose.toe_out), 0.35, math.cos(pose.toe_out))
-        foot_norm = math.sqrt(sum(c * c for c in foot))
-        points |= {
-            f"{side}_shoulder": shoulder,
-            f"{side}_elbow": elbow,
-            f"{side}_wrist": wrist,
-            f"{side}_hand_tip": _along(wrist, shape.hand, fore),
-            f"{side}_hip": hip,
-            f"{side}_knee": knee,
-            f"{side}_ankle": ankle,
-            f"{side}_toe": _along(ankle, shape.foot / foot_norm, foot),
-        }
+        foot_norm = math.sqrt(foot[0] * foot[0] + foot[1] * foot[1] + foot[2] * foot[2])
+        hand_tip, toe = _along(wrist, shape.hand, fore), _along(ankle, shape.foot / foot_norm, foot)
+        points.update(zip(SIDE_JOINTS[side], (shoulder, elbow, wrist, hand_tip, hip, knee, ankle, toe), strict=True))
     return points
 
 
@@ -256,13 +261,8 @@ def pose_body(shape: BodyShape, pose: Articulation, framing: Framing) -> PosedBo
         "hair_back": AffinePlacement(rotation_2d(head_roll) * ppu, joints["head"]),
     }
     part_depth = {name: PART_DEPTH_BIAS[name] for name in ("hair_back", "neck", "torso", "skirt", "head")}
-    for side in SIDES:
-        for limb, (start, end, length) in LIMB_CHAINS.items():
-            a, b = f"{side}_{start}", f"{side}_{end}"
-            name = f"{side}_{limb}"
-            placements[name] = limb_placement(joints[a], joints[b], getattr(shape, length), ppu)
-            z = 0.5 * (depths[a] + depths[b]) + PART_DEPTH_BIAS[limb]
-            part_depth[name] = (
-                min(max(z, LEG_DEPTH_RANGE[0]), LEG_DEPTH_RANGE[1]) if limb in ("thigh", "shin", "foot") else z
-            )
+    for limb, name, a, b, length in LIMBS:
+        placements[name] = limb_placement(joints[a], joints[b], getattr(shape, length), ppu)
+        z = 0.5 * (depths[a] + depths[b]) + PART_DEPTH_BIAS[limb]
+        part_depth[name] = min(max(z, LEG_DEPTH_RANGE[0]), LEG_DEPTH_RANGE[1]) if limb in LEGS else z
     return PosedBody(joints, depths, placements, part_depth)

@@ -174,6 +174,36 @@ def noise_points(tile: np.ndarray, scale: float, x: np.ndarray, y: np.ndarray, o
         out[i] = noise_value(tile, scale, x[i], y[i])
 
 
+@inline
+def _smooth_cell(u: np.float32) -> tuple[int, np.float32]:
+    """Lattice cell ``floor(u)`` and the smoothstep of the fraction within it (float32)."""
+    cell = int(math.floor(u))
+    f = u - np.float32(cell)
+    return cell, f * f * (np.float32(3) - np.float32(2) * f)
+
+
+@jit
+def value_noise_octaves(padded, grid, octaves, total, cells, weights):  # noqa: ANN001, ANN201
+    """Add ``octaves`` octaves of value noise to ``total`` ``[R, R]`` float32: octave ``k`` samples the periodic
+    lattice (``padded`` ``[n + 1, n + 1]`` float32, its first row and column repeated) at ``grid`` ``[R]`` times
+    ``2^k`` plus a per-axis shift, smoothstep-bilinearly, with amplitude ``2^-k`` (all in float32). ``cells``
+    ``[R]`` int64 and ``weights`` ``[R]`` float32 are scratch space for the columns' cells."""
+    n = np.float32(padded.shape[0] - 1)
+    one = np.float32(1)
+    for octave in range(octaves):
+        scale, amplitude = np.float32(2**octave), np.float32(0.5**octave)
+        shift_u, shift_v = np.float32(17.3 * octave), np.float32(5.1 * octave)
+        for c in range(total.shape[1]):
+            cells[c], weights[c] = _smooth_cell((grid[c] * scale + shift_u) % n)
+        for r in range(total.shape[0]):
+            iv, wv = _smooth_cell((grid[r] * scale + shift_v) % n)
+            for c in range(total.shape[1]):
+                iu, wu = cells[c], weights[c]
+                left = padded[iv, iu] * (one - wv) + padded[iv + 1, iu] * wv
+                right = padded[iv, iu + 1] * (one - wv) + padded[iv + 1, iu + 1] * wv
+                total[r, c] += amplitude * (left * (one - wu) + right * wu)
+
+
 # --- garment and body outlines -------------------------------------------------------------------------
 # Body block (``BODY`` floats at offset ``o``): shoulder-line curvature and offset, torso bottom, the torso
 # outline's 7 knot heights then 7 half-widths. Top block (``TOP`` floats): neck half-width, neck depth, V neck,

@@ -30,6 +30,7 @@ from datamodules.synthetic.kernels import (
     TEXTURE_KINDS,
     noise_points,
     texture_grid,
+    value_noise_octaves,
 )
 from datamodules.synthetic.sampling import pick
 
@@ -147,28 +148,15 @@ class Gradient(_Coded):
 
 def value_noise_tile(lattice: np.ndarray, octaves: int, resolution: int) -> np.ndarray:
     """One period of fractal value noise on the periodic ``lattice`` ``[n, n]`` (``octaves`` halving in size,
-    smoothstep interpolation), sampled on a ``[resolution + 1]^2`` grid whose last row and column repeat the
-    first (so bilinear lookups need no wrap-around), normalised to [0, 1]. The grid is a product of two axes,
-    so each octave interpolates along y on lattice columns, then along x."""
+    smoothstep interpolation, ``kernels.value_noise_octaves``), sampled on a ``[resolution + 1]^2`` grid whose
+    last row and column repeat the first (so bilinear lookups need no wrap-around), normalised to [0, 1]."""
     n = lattice.shape[0]
-    padded = np.pad(lattice, ((0, 1), (0, 1)), mode="wrap")
+    padded = np.pad(np.asarray(lattice, np.float32), ((0, 1), (0, 1)), mode="wrap")
     grid = np.arange(resolution + 1, dtype=np.float32) * np.float32(n / resolution)
     total = np.zeros((resolution + 1, resolution + 1), np.float32)
-    for octave in range(octaves):
-        (iu, wu), (iv, wv) = (
-            _smooth_cell((grid * 2**octave + np.float32(shift * octave)) % n) for shift in (17.3, 5.1)
-        )
-        columns = padded[iv] * (1 - wv)[:, None] + padded[iv + 1] * wv[:, None]  # [rows, n + 1]
-        total += np.float32(0.5**octave) * (columns[:, iu] * (1 - wu) + columns[:, iu + 1] * wu)
+    value_noise_octaves(padded, grid, octaves, total, np.empty(grid.size, np.int64), np.empty(grid.size, np.float32))
     total -= total.min()
     return total / max(float(total.max()), 1e-6)
-
-
-def _smooth_cell(u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Lattice cell ``floor(u)`` and the smoothstep of the fraction within it."""
-    cell = np.floor(u)
-    f = u - cell
-    return cell.astype(np.intp), f * f * (3 - 2 * f)
 
 
 @dataclass(frozen=True)

@@ -325,7 +325,10 @@ def _look_skirt(p, x, y, cutoff):  # noqa: ANN001, ANN202
 def _ellipse(x: float, y: float, rx: float, ry: float, soft: float) -> float:
     """Soft coverage of the ellipse ``(x/rx)^2 + (y/ry)^2 <= 1`` (``soft``: ramp width, relative)."""
     u, v = x * (1.0 / rx), y * (1.0 / ry)  # rx, ry, soft are literals: the reciprocals fold at compile time
-    return _clip01((1.0 - math.sqrt(u * u + v * v)) * (1.0 / soft) + 0.5)
+    d2 = u * u + v * v
+    if d2 > (1.0 + 0.5 * soft) ** 2 * (1.0 + 1e-9):  # surely outside the ramp: the clip below gives 0
+        return 0.0
+    return _clip01((1.0 - math.sqrt(d2)) * (1.0 / soft) + 0.5)
 
 
 @inline
@@ -341,25 +344,26 @@ def _look_head(p, marks, X, Y, Z):  # noqa: ANN001, ANN202, N803
     ax = abs(X)
     front = _clip01((Z - 0.45) * 8.0)  # features fade out towards the sides of the head
     rgb = (sr, sg, sb)
-    if p[3] > 0:
+    if p[3] > 0 and front > 0:
         rgb = _mix(rgb, sr, sg * 0.7, sb * 0.7, p[3] * front * _ellipse(ax - 0.45, Y - 0.25, 0.16, 0.1, 1.0))
     ear = _ellipse(Z, Y - 0.05, 0.22, 0.2, 0.15) if ax > 0.85 else 0.0
     rgb = _mix(rgb, sr * 0.8, sg * 0.8, sb * 0.8, 0.6 * ear)
-    if marks.shape[0] > 0:
-        spots = 0.0
-        for k in range(marks.shape[0]):
-            d2 = (X - marks[k, 0]) ** 2 + (Y - marks[k, 1]) ** 2
-            spots = max(spots, min(max(1.0 - d2 / (marks[k, 2] * marks[k, 2]), 0.0), 1 / 3) * 3.0 * marks[k, 3])
-        rgb = _mix(rgb, sr * 0.45, sg * 0.32, sb * 0.25, spots * front)
-    nose = _ellipse(X - p[19], Y - p[20], 0.06, 0.1, 0.6)
-    rgb = _mix(rgb, sr * 0.82, sg * 0.82, sb * 0.82, 0.7 * front * nose)
-    rgb = _mix(rgb, p[4], p[5], p[6], front * _ellipse(X - p[21], Y - p[22], 0.15, 0.05, 0.15))
-    ex, ey = ax - p[17], Y - p[18]
-    rgb = _mix(rgb, 0.95, 0.95, 0.93, front * _ellipse(ex, ey, 0.12, 0.06, 0.15))
-    rgb = _mix(rgb, p[7], p[8], p[9], front * _ellipse(ex, ey, 0.05, 0.05, 0.15))
-    rgb = _mix(rgb, 0.05, 0.05, 0.05, front * _ellipse(ex, ey, 0.022, 0.022, 0.15))
-    brow = _ellipse(ex + 0.01, ey + 0.15 - 0.3 * ex * ex, 0.14, 0.028, 0.15)
-    rgb = _mix(rgb, p[10] * 0.8, p[11] * 0.8, p[12] * 0.8, front * brow)
+    if front > 0:  # the face features (each mixed in by a weight times ``front``: nothing shows where it is 0)
+        if marks.shape[0] > 0:
+            spots = 0.0
+            for k in range(marks.shape[0]):
+                d2 = (X - marks[k, 0]) ** 2 + (Y - marks[k, 1]) ** 2
+                spots = max(spots, min(max(1.0 - d2 / (marks[k, 2] * marks[k, 2]), 0.0), 1 / 3) * 3.0 * marks[k, 3])
+            rgb = _mix(rgb, sr * 0.45, sg * 0.32, sb * 0.25, spots * front)
+        nose = _ellipse(X - p[19], Y - p[20], 0.06, 0.1, 0.6)
+        rgb = _mix(rgb, sr * 0.82, sg * 0.82, sb * 0.82, 0.7 * front * nose)
+        rgb = _mix(rgb, p[4], p[5], p[6], front * _ellipse(X - p[21], Y - p[22], 0.15, 0.05, 0.15))
+        ex, ey = ax - p[17], Y - p[18]
+        rgb = _mix(rgb, 0.95, 0.95, 0.93, front * _ellipse(ex, ey, 0.12, 0.06, 0.15))
+        rgb = _mix(rgb, p[7], p[8], p[9], front * _ellipse(ex, ey, 0.05, 0.05, 0.15))
+        rgb = _mix(rgb, 0.05, 0.05, 0.05, front * _ellipse(ex, ey, 0.022, 0.022, 0.15))
+        brow = _ellipse(ex + 0.01, ey + 0.15 - 0.3 * ex * ex, 0.14, 0.028, 0.15)
+        rgb = _mix(rgb, p[10] * 0.8, p[11] * 0.8, p[12] * 0.8, front * brow)
     shade = 0.72 + 0.28 * _clip01(Z) - 0.06 * Y
     label = int(p[23])
     if p[13] > 0:

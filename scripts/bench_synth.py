@@ -147,7 +147,9 @@ def child_rates(root: Path, args: argparse.Namespace, seed: int) -> list[list]:
     height, width = args.size
     command = [sys.executable, __file__, "--size", f"{height}x{width}", "--n", str(args.n), "--seed", str(seed)]
     command += ["--child", *(["--scratch", *map(str, args.scratch)] if args.scratch else [])]
-    result = subprocess.run(command, env=env, cwd=root, capture_output=True, text=True, check=True)
+    result = subprocess.run(command, env=env, cwd=root, capture_output=True, text=True)
+    if result.returncode:
+        raise RuntimeError(f"timing run of {root} failed:\n{result.stderr}")
     return json.loads(result.stdout)
 
 
@@ -293,6 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     for scratch in args.scratch or []:
         scratch.mkdir(parents=True, exist_ok=True)
     args.scratch = [scratch.resolve() for scratch in args.scratch] if args.scratch else None
+    args.baseline = args.baseline.resolve() if args.baseline else None
     if args.child:
         print(json.dumps(run_rates(args.n, *args.size, args.seed, args.scratch or [None])))
         return 0

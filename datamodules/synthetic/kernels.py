@@ -558,16 +558,16 @@ def part_box(q: np.ndarray, bounds: np.ndarray, height: int, width: int) -> tupl
 
 
 @jit
-def draw_part(image, cover, part, parse, coords, bounds, index, q, look):  # noqa: ANN001, ANN201
-    """Composite one part (placement code ``q``, look code ``look``, local box ``bounds`` containing its
-    silhouette) under the parts drawn so far, front to back: within its pixel box (``part_box``), each row
-    narrowed to ``bounds`` (``row_span``), the part's colour adds to the premultiplied ``image`` ``[3, H, W]``
-    float32 weighted by its coverage ``clip(0.5 - sdf_px)`` (``sdf_px`` = max(look sdf x pixels per unit,
-    placement sdf)) times what is still uncovered, ``1 - cover`` (``cover`` ``[H, W]`` float32, the coverage so
-    far). Pixels already fully covered are skipped, so hidden parts cost nothing. The first part with
-    ``sdf_px <= 0`` at a pixel, the front one, sets ``part`` (``index``), ``parse`` (its label) and ``coords``
-    ``[3, H, W]`` (local point; not kept when ``coords`` is ``[3, 1, 1]``)."""
-    kind, p, t0, i0, t1, i1, marks = look
+def draw_part(image, cover, part, parse, coords, bounds, index, q, kind, p, t0, i0, t1, i1, marks):  # noqa: ANN001, ANN201
+    """Composite one part (placement code ``q``; look code ``kind, p, t0, i0, t1, i1, marks``, a
+    ``looks.LookCode`` passed unpacked, which halves the call's dispatch time; ``bounds``, the local box
+    containing its silhouette) under the parts drawn so far, front to back: within its pixel box
+    (``part_box``), each row narrowed to ``bounds`` (``row_span``), the part's colour adds to the premultiplied
+    ``image`` ``[3, H, W]`` float32 weighted by its coverage ``clip(0.5 - sdf_px)`` (``sdf_px`` = max(look sdf x
+    pixels per unit, placement sdf)) times what is still uncovered, ``1 - cover`` (``cover`` ``[H, W]`` float32,
+    the coverage so far). Pixels already fully covered are skipped, so hidden parts cost nothing. The first
+    part with ``sdf_px <= 0`` at a pixel, the front one, sets ``part`` (``index``), ``parse`` (its label) and
+    ``coords`` ``[3, H, W]`` (local point; not kept when ``coords`` is ``[3, 1, 1]``)."""
     ppu = q[11] if q[0] == 0 else q[3]
     cutoff = 0.5 / ppu
     y0, y1, x0, x1 = part_box(q, bounds, image.shape[1], image.shape[2])

@@ -10,6 +10,8 @@ counts for hips, knees and ankles, as pose detectors still find those under a sk
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from datamodules.contract import COCO18_JOINTS
@@ -48,17 +50,19 @@ def keypoints(body: PosedBody, part: np.ndarray) -> np.ndarray:
     part-index map ``[H, W]`` of this body."""
     height, width = part.shape
     head = body.placements["head"]
-    out = np.zeros((len(COCO18_JOINTS), 3), np.float32)
-    for j, joint in enumerate(COCO18_JOINTS):
+    rows = []
+    for joint in COCO18_JOINTS:
         visible = True
         if joint in FACE_POINTS:
             x, y = FACE_POINTS[joint]
-            xy, depth = head.point(x, y, float(np.sqrt(max(1.0 - x * x - y * y, 0.0))))
+            xy, depth = head.point(x, y, math.sqrt(max(1.0 - x * x - y * y, 0.0)))
             visible = depth > FACE_MIN_DEPTH[joint]
         else:
             xy = body.joints[joint]
-        ix, iy = round(float(xy[0])), round(float(xy[1]))  # half to even, as np.rint
+        ix, iy = round(xy[0]), round(xy[1])  # half to even, as np.rint
         visible = visible and xy[0] > 1 and xy[1] > 1 and ix < width and iy < height
-        visible = visible and int(part[iy, ix]) != BACKGROUND_PART and int(part[iy, ix]) in JOINT_OWNERS[joint]
-        out[j] = (xy[0], xy[1], float(visible))
-    return out
+        if visible:
+            front = int(part[iy, ix])
+            visible = front != BACKGROUND_PART and front in JOINT_OWNERS[joint]
+        rows.append((xy[0], xy[1], float(visible)))
+    return np.array(rows, np.float32)

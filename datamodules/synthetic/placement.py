@@ -118,12 +118,12 @@ class SpherePlacement:
         """Head-frame ``(X, Y, Z)`` -> pixel ``(x, y)`` and whether the point faces the camera (view z > 0)."""
         return _image(self.code, *coords)
 
-    def point(self, X: float, Y: float, Z: float) -> tuple[np.ndarray, float]:
-        """One head-frame point -> pixel ``[2]`` and its view depth (``> 0`` faces the camera): ``yaw_matrix``,
+    def point(self, X: float, Y: float, Z: float) -> tuple[tuple[float, float], float]:
+        """One head-frame point -> pixel ``(x, y)`` and its view depth (``> 0`` faces the camera): ``yaw_matrix``,
         then the aspect, roll, radius and centre of ``to_image``, in Python floats (one point: numpy's per-call
         overhead would be all the cost)."""
         cy, sy, cr, sr = math.cos(self.yaw), math.sin(self.yaw), math.cos(self.roll), math.sin(self.roll)
         vx, vy, vz = cy * X + sy * Z, self.aspect * Y, cy * Z - sy * X
         x = (cr * vx - sr * vy) * self.radius + float(self.centre[0])
         y = (sr * vx + cr * vy) * self.radius + float(self.centre[1])
-        return np.array([x, y]), vz
+        return (x, y), vz

@@ -64,7 +64,7 @@ def render(frames: Sequence[Frame], backgrounds: Sequence[np.ndarray], material:
         for _, index in sorted(((frame.body.part_depth[n], PART_INDEX[n]) for n in frame.looks), reverse=True):
             name = PART_NAMES[index]
             look, placement = frame.looks[name], frame.body.placements[name].code
-            draw_part(image, cover, part, parse, coords, look.bounds_code, index, placement, look.code)
+            draw_part(image, cover, part, parse, coords, look.bounds_code, index, placement, *look.code)
         composite_background(image, cover, np.asarray(backgrounds[i], np.float32))
         results.append(Rendered(image, part, parse, coords))
     return results

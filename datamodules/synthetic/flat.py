@@ -1,6 +1,6 @@
 """The in-shop garment image: the top or dress laid flat, front view, canonical shape, on white.
 
-The garment is laid out in garment coordinates (``garments.py``) on the canonical ``BodyShape()`` and drawn
+The garment is laid out in garment coordinates (``garments.py``) on the canonical shape (``CANONICAL_SHAPE``) and drawn
 by the same rasteriser as the people: the front panel (with a dress's skirt) and the two sleeves are parts
 with affine placements (garment units -> pixels), so the flat garment shows exactly the texture that the
 person wears. Through the neck opening the inside of the back panel shows, darker, as in product photos.
@@ -16,7 +16,7 @@ from datamodules.synthetic.garments import DRESS_SKIRT_TOP, Top, sleeve_frame, t
 from datamodules.synthetic.looks import CodedLook, GarmentFrame, LookCode, look_code
 from datamodules.synthetic.placement import AffinePlacement
 from datamodules.synthetic.render import Frame, render
-from datamodules.synthetic.skeleton import BodyShape, PosedBody
+from datamodules.synthetic.skeleton import CANONICAL_SHAPE, BodyShape, PosedBody
 
 FLAT_FILL = 0.86  # fraction of the image the laid-out garment spans along its limiting axis
 BACK_PANEL_SHADE = 0.62
@@ -79,7 +79,7 @@ def flat_extent(top: Top, shape: BodyShape) -> tuple[float, float, float, float]
 def render_flat(top: Top, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
     """The in-shop image of ``top``: planar rgb ``[3, H, W]`` float32 in [0, 1] on white and its mask ``[H, W]``
     bool (pixels at least half covered)."""
-    shape = BodyShape()
+    shape = CANONICAL_SHAPE
     x0, y0, x1, y1 = flat_extent(top, shape)
     ppu = FLAT_FILL * min(height / (y1 - y0), width / (x1 - x0))
     offset = np.array([(width - 1) / 2 - ppu * (x0 + x1) / 2, (height - 1) / 2 - ppu * (y0 + y1) / 2])

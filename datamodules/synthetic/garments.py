@@ -25,7 +25,7 @@ from datamodules.synthetic import kernels
 from datamodules.synthetic.colours import garment_colour
 from datamodules.synthetic.kernels import BODY
 from datamodules.synthetic.sampling import Categorical
-from datamodules.synthetic.skeleton import BodyShape
+from datamodules.synthetic.skeleton import CANONICAL_SHAPE, BodyShape
 from datamodules.synthetic.textures import Texture, sample_texture
 
 TOP_KINDS: tuple[str, ...] = ("tank", "short_sleeve", "long_sleeve", "dress")
@@ -175,7 +175,7 @@ def skirt_sdf(x: np.ndarray, y: np.ndarray, top_y: float, hem: float, top_half: 
 def sleeve_frame(top: Top, side: float, shape: BodyShape | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Garment-coordinate ``(origin, axis, normal)`` of the sleeve on ``side`` (-1 = wearer's right), laid flat
     on the canonical body. ``normal`` follows the limb convention (``axis`` turned +90 deg in the image)."""
-    shape = shape or BodyShape()
+    shape = shape or CANONICAL_SHAPE
     angle = SLEEVE_FLAT_ANGLE.get(top.kind, SLEEVE_FLAT_ANGLE["short_sleeve"])
     axis = np.array([side * np.sin(angle), np.cos(angle)], np.float32)
     origin = np.array([side * shape.shoulder_half, shape.shoulder_drop], np.float32)

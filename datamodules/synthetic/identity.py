@@ -8,7 +8,7 @@ import numpy as np
 
 from datamodules.synthetic.colours import hsv
 from datamodules.synthetic.sampling import pick
-from datamodules.synthetic.skeleton import BodyShape
+from datamodules.synthetic.skeleton import CANONICAL_SHAPE, BodyShape
 
 # Skin tones (RGB 0-255), light to dark, jittered per person.
 SKIN_TONES: tuple[tuple[int, int, int], ...] = (
@@ -43,7 +43,7 @@ class Identity:
 
 def sample_body_shape(rng: np.random.Generator) -> BodyShape:
     """Proportions jittered around ``BodyShape()``: lengths +-5%, widths +-12%, limb radii -12%..+15%."""
-    base = BodyShape()
+    base = CANONICAL_SHAPE
     length = rng.uniform(0.95, 1.05)
     width = rng.uniform(0.88, 1.12)
     hips = rng.uniform(0.88, 1.12)

@@ -135,6 +135,9 @@ class BodyShape:
         return 1.0 + self.thigh + self.shin + self.radii["foot"][0] - self.head_top
 
 
+CANONICAL_SHAPE = BodyShape()  # the default proportions, shared (immutable): flat garments are laid out on it
+
+
 @dataclass(frozen=True)
 class Articulation:
     """Joint angles in radians; per-side tuples are ``(right, left)`` (the person's sides).

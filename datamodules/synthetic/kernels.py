@@ -233,8 +233,14 @@ def neckline_y(p: np.ndarray, body: int, top: int, ax: float) -> float:
 def top_panel_sdf(p: np.ndarray, body: int, top: int, ax: float, y: float, half: float) -> float:
     """Signed distance (body units, < 0 inside) of the top's front panel at ``|x| = ax`` over a torso ``half``
     wide; a sleeveless top has armholes curving from the straps down to the armpit."""
+    return _panel_sdf(p, top, ax, y, half, neckline_y(p, body, top, ax))
+
+
+@inline
+def _panel_sdf(p: np.ndarray, top: int, ax: float, y: float, half: float, neckline: float) -> float:
+    """``top_panel_sdf`` with the neckline's y at ``ax`` given."""
     ease = p[top + 3]
-    sdf = max(ax - (half + ease), neckline_y(p, body, top, ax) - y, y - p[top + 4])
+    sdf = max(ax - (half + ease), neckline - y, y - p[top + 4])
     if p[top + 5] > 0:
         depth = _clip01((y - p[top + 7]) / (p[top + 8] - p[top + 7]))
         sdf = max(sdf, ax - (p[top + 6] + (half + ease - p[top + 6]) * depth * depth))
@@ -397,10 +403,11 @@ def _look_flat_panel(p, x, y, cutoff):  # noqa: ANN001, ANN202
     """Params: body block (0), top block (17), label, dress, skirt top y, hem y, top half, hem half, back-panel
     shade (26..32). The back panel shows, darker, through the neck opening."""
     ax = abs(x)
-    front = top_panel_sdf(p, 0, BODY, ax, y, torso_half_width(p, 0, y))
+    neckline = neckline_y(p, 0, BODY, ax)
+    front = _panel_sdf(p, BODY, ax, y, torso_half_width(p, 0, y), neckline)
     if p[27] > 0:
         front = min(front, skirt_sdf(x, y, p[28], p[29], p[30], p[31]))
-    neck_hole = max(shoulder_line(p, 0, ax) + 0.01 - y, y - neckline_y(p, 0, BODY, ax))
+    neck_hole = max(shoulder_line(p, 0, ax) + 0.01 - y, y - neckline)
     back = max(ax - p[BODY], neck_hole, -front)
     if min(front, back) > cutoff:
         return min(front, back), 0.0, 0.0, 0.0, 0, 0.0, 0.0, 0.0, 0.0, 0.0
@@ -448,11 +455,12 @@ def look_at(kind, p, t0, i0, t1, i1, marks, c0, c1, c2, cutoff):  # noqa: ANN001
     colour, under texture 1 then texture 0 (each mixed in by its weight, evaluated only where that is
     positive), times its shade. Where the silhouette's distance exceeds ``cutoff`` the colour is zero."""
     sdf, r, g, b, label, gx, gy, w0, w1, shade = _look_shape(kind, p, marks, c0, c1, c2, cutoff)
-    for j in range(2):
-        w = w1 if j == 0 else w0
-        if w > 0:
-            tr, tg, tb = texture_at(t1 if j == 0 else t0, i1 if j == 0 else i0, gx, gy)
-            r, g, b = r + (tr - r) * w, g + (tg - g) * w, b + (tb - b) * w
+    if w1 > 0:
+        tr, tg, tb = texture_at(t1, i1, gx, gy)
+        r, g, b = r + (tr - r) * w1, g + (tg - g) * w1, b + (tb - b) * w1
+    if w0 > 0:
+        tr, tg, tb = texture_at(t0, i0, gx, gy)
+        r, g, b = r + (tr - r) * w0, g + (tg - g) * w0, b + (tb - b) * w0
     return sdf, r * shade, g * shade, b * shade, label
 
 

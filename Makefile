@@ -34,7 +34,7 @@ format:  ## apply ruff's formatting and safe fixes
 
 data: $(DATA_DIR)/synthetic_mpv/data_pair.txt $(DATA_DIR)/synthetic_deepfashion/test.lst  ## write the built-in synthetic datasets under $(DATA_DIR)/ (once)
 
-# ~90 s on 2 cores, ~650 MB; byte-identical for a seed whatever the number of workers.
+# ~35 s on 2 cores, ~700 MB; byte-identical for a seed whatever the number of workers.
 $(DATA_DIR)/synthetic_mpv/data_pair.txt:
 	$(BIN)/vton-data synth --out $(DATA_DIR)/synthetic_mpv --layout mpv --size 256x192 --n-train 2400 --n-test 240 --n-seq 16 --n-seq-test 4 --seed 0 --workers 2 --overwrite
 

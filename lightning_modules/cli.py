@@ -52,10 +52,10 @@ class VtonCLI(LightningCLI):
         parser.link_arguments("data.init_args.image_size", "model.init_args.image_size")
 
 
-def main(args: list[str] | None = None, run: bool = True) -> VtonCLI:
-    """Run the CLI; ``args`` replaces ``sys.argv[1:]`` (tests), and DDP re-launches reuse ``sys.argv`` untouched.
-    ``run=False`` only builds the model, data and trainer of a config (benchmarks): ``args`` then has no subcommand,
-    and no ``config.yaml`` is written."""
+def run_cli(args: list[str] | None = None, run: bool = True) -> VtonCLI:
+    """Run the CLI and return it; ``args`` replaces ``sys.argv[1:]`` (tests), and DDP re-launches reuse ``sys.argv``
+    untouched. ``run=False`` only builds the model, data and trainer of a config (benchmarks): ``args`` then has no
+    subcommand, and no ``config.yaml`` is written."""
     return VtonCLI(
         LightningModule,
         LightningDataModule,
@@ -69,6 +69,12 @@ def main(args: list[str] | None = None, run: bool = True) -> VtonCLI:
         args=args,
         run=run,
     )
+
+
+def main(args: list[str] | None = None) -> None:
+    """The ``vton`` command: ``run_cli``, returning nothing, so that the console script (``sys.exit(main())``)
+    exits with status 0 after a run."""
+    run_cli(args)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ def timed_fit(args: list[str], warmup: int, out: Path) -> None:
     import torch
     from lightning.pytorch import Callback
 
-    from lightning_modules.cli import main
+    from lightning_modules.cli import run_cli
 
     class StepTimer(Callback):
         def __init__(self) -> None:
@@ -42,7 +42,7 @@ def timed_fit(args: list[str], warmup: int, out: Path) -> None:
                 steps = [b - a for a, b in zip(self.times[warmup:-1], self.times[warmup + 1 :], strict=True)]
                 out.write_text(json.dumps({"step_s": steps, "world": trainer.world_size}))
 
-    cli = main(args, run=False)
+    cli = run_cli(args, run=False)
     cli.trainer.callbacks.append(StepTimer())
     cli.trainer.fit(cli.model, datamodule=cli.datamodule)
 

@@ -18,7 +18,7 @@ What it measures (one markdown table each, printed at the end and written with `
    memory; batches/s and samples/s after a warm-up of two batches per worker.
 
 Networks are the default configs at paper widths: each ``configs/<stage>.yaml`` is parsed by the project's own
-LightningCLI (``lightning_modules.cli.main(args, run=False)``, so the model is what
+LightningCLI (``lightning_modules.cli.run_cli(args, run=False)``, so the model is what
 ``vton fit -c`` builds) with ``--data.init_args.image_size`` set to ``--size``; weights are random (speed does not
 depend on them). Input batches are real samples of the synthetic set (``--data-root``, or a small set generated into
 a temporary folder when it is missing).
@@ -198,7 +198,7 @@ def cleanup(device: torch.device) -> None:
 def build_stage(entry: str, size: tuple[int, int], device: torch.device, extra: list[str]) -> torch.nn.Module:
     """The LightningModule of ``configs/<config>.yaml`` as ``vton fit -c`` builds it, at ``size``, on ``device``,
     with the LightningCLI overrides ``extra`` (``--cli-args``)."""
-    from lightning_modules.cli import main
+    from lightning_modules.cli import run_cli
 
     config, overrides, _ = STAGES[entry]
     args = ["-c", str(REPO / "configs" / f"{config}.yaml"), "--data.init_args.image_size", f"[{size[0]}, {size[1]}]"]
@@ -206,7 +206,7 @@ def build_stage(entry: str, size: tuple[int, int], device: torch.device, extra: 
     torch.manual_seed(0)
     with warnings.catch_warnings(), contextlib.redirect_stdout(sys.stderr):
         warnings.simplefilter("ignore")
-        cli = main(args, run=False)
+        cli = run_cli(args, run=False)
     return cli.model.to(device).eval()
 
 

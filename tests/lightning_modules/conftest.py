@@ -99,7 +99,7 @@ def stage1_args() -> Callable[[Path | str], list[str]]:
 def stage1_run(tmp_path_factory: pytest.TempPathFactory, tiny_synthetic_roots: dict[str, Path]) -> Path:
     """A finished tiny ``vton fit -c configs/stage1_layout.yaml`` on the synthetic set; returns its working
     folder (checkpoint at ``outputs/stage1_layout/checkpoints/last.ckpt``). Later stages load it frozen."""
-    from lightning_modules.cli import main as vton
+    from lightning_modules.cli import run_cli as vton
 
     folder = tmp_path_factory.mktemp("stage1_run")
     previous = Path.cwd()
@@ -162,7 +162,7 @@ def stage2_run(
     """``run(config)``: a finished tiny ``vton fit -c configs/<config>.yaml`` (``stage2_warp``, ``stage2_warp_tps`` or
     ``stage2_warp_flow``), run once per session; returns its working folder (checkpoint at
     ``outputs/<config>/checkpoints/last.ckpt``). Later stages load it with ``load_stage(..., WarpModule, ...)``."""
-    from lightning_modules.cli import main as vton
+    from lightning_modules.cli import run_cli as vton
 
     folders: dict[str, Path] = {}
 
@@ -222,7 +222,7 @@ def stage3_args(tiny_synthetic_roots: dict[str, Path], stage1_run: Path, stage2_
 def stage3_run(tmp_path_factory: pytest.TempPathFactory, stage3_args) -> Path:
     """A finished tiny ``vton fit -c configs/stage3_synthesis.yaml`` from the frozen stage 1 and stage 2 (tps) runs;
     returns its working folder (checkpoint at ``outputs/stage3_synthesis/checkpoints/last.ckpt``)."""
-    from lightning_modules.cli import main as vton
+    from lightning_modules.cli import run_cli as vton
 
     folder = tmp_path_factory.mktemp("stage3_run")
     previous = Path.cwd()
@@ -272,7 +272,7 @@ def tiny_stage4_args(config: str, data_root: Path) -> list[str]:
 def stage4_fusion_run(tmp_path_factory: pytest.TempPathFactory, tiny_synthetic_roots: dict[str, Path]) -> Path:
     """A finished tiny ``vton fit -c configs/stage4_refine.yaml -c configs/stage4_refine_fusion.yaml`` (the chain's
     stage 4, on the MPV layout); checkpoint at ``outputs/stage4_refine_fusion/checkpoints/last.ckpt``."""
-    from lightning_modules.cli import main as vton
+    from lightning_modules.cli import run_cli as vton
 
     folder = tmp_path_factory.mktemp("stage4_fusion_run")
     previous = Path.cwd()

@@ -5,8 +5,10 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
 
+import lightning_modules.cli as cli
 from lightning_modules.cli import git_revision
 
 REPO = Path(__file__).resolve().parents[2]
@@ -27,3 +29,14 @@ def test_git_revision_is_the_checkout_commit() -> None:
         assert git_revision().startswith("unknown")
     else:
         assert git_revision().split("-")[0] == head.stdout.strip()
+
+
+def test_the_console_command_returns_nothing_so_a_finished_run_exits_with_status_0(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The ``vton`` script is ``sys.exit(main())``: any returned object (the CLI) would exit with status 1.
+    calls = []
+    monkeypatch.setattr(cli, "run_cli", lambda args=None: calls.append(args) or object())
+    with pytest.raises(SystemExit) as exit_info:
+        raise SystemExit(cli.main(["fit", "-c", "some.yaml"]))
+    assert exit_info.value.code is None and calls == [["fit", "-c", "some.yaml"]]

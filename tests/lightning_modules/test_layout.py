@@ -11,7 +11,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from datamodules.contract import MASK_GROUPS
-from lightning_modules.cli import main as vton
+from lightning_modules.cli import run_cli as vton
 from lightning_modules.layout import LayoutModule
 
 REPO = Path(__file__).resolve().parents[2]

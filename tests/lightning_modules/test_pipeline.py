@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from lightning_modules.checkpoints import StageCheckpointError
-from lightning_modules.cli import main as vton
+from lightning_modules.cli import run_cli as vton
 from lightning_modules.pipeline import TryOnPipeline
 
 REPO = Path(__file__).resolve().parents[2]

@@ -15,7 +15,7 @@ from torch.utils.data import default_collate
 
 from datamodules.contract import DatasetFormatError
 from datamodules.predict_list import PredictionList
-from lightning_modules.cli import main as vton
+from lightning_modules.cli import run_cli as vton
 from lightning_modules.pipeline import TryOnPipeline
 
 REPO = Path(__file__).resolve().parents[2]

@@ -12,7 +12,7 @@ import torchvision
 from torch.utils.data import DataLoader, default_collate
 
 from datamodules.fashion_datamodule import FashionDataModule
-from lightning_modules.cli import main as vton
+from lightning_modules.cli import run_cli as vton
 from lightning_modules.refine import RefineModule, tryon_stand_in
 from losses.affine import affine_loss, affine_pose_pair
 from models.discriminator import MultiScaleDiscriminator

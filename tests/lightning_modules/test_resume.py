@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from datamodules.fashion_datamodule import EpochIndexSampler
-from lightning_modules.cli import main as vton
+from lightning_modules.cli import run_cli as vton
 
 REPO = Path(__file__).resolve().parents[2]
 STEPS = 6

@@ -14,7 +14,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from lightning_modules.checkpoints import load_stage
-from lightning_modules.cli import main as vton
+from lightning_modules.cli import run_cli as vton
 from lightning_modules.layout import LayoutModule
 from lightning_modules.synthesis import SynthesisModule, compose
 from lightning_modules.warp import WarpModule

@@ -14,7 +14,7 @@ from torch.utils.data import default_collate
 from datamodules.parsing import cloth_agnostic_image
 from datamodules.sequences import SequenceDataModule
 from datamodules.synthetic.dataset import SynthConfig, synthesize
-from lightning_modules.cli import main as vton
+from lightning_modules.cli import run_cli as vton
 from lightning_modules.temporal import TemporalSynthesisModule, frame_batch
 from losses.temporal import flow_consistency_loss
 from models.discriminator import MultiScaleDiscriminator

@@ -14,7 +14,7 @@ from torch.utils.data import DataLoader, default_collate
 
 from datamodules.fashion_datamodule import FashionDataModule
 from lightning_modules.checkpoints import StageCheckpointError, load_stage
-from lightning_modules.cli import main as vton
+from lightning_modules.cli import run_cli as vton
 from lightning_modules.layout import LayoutModule
 from lightning_modules.warp import WarpModule
 from models.flow_estimator import CascadedFlowEstimator

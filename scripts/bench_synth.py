@@ -77,7 +77,7 @@ STAGES: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
     ("JPEG encoding and writing (write_jpeg)", (("writer.py", "write_jpeg"),)),
     ("PNG encoding and writing (write_png)", (("writer.py", "write_png"),)),
     ("OpenPose JSON (write_openpose)", (("writer.py", "write_openpose"),)),
-    ("flow/vis .npz, run-length deflate (write_ground_truth)", (("writer.py", "write_ground_truth"),)),
+    ("flow/vis .npz (write_ground_truth)", (("writer.py", "write_ground_truth"),)),
 )
 
 

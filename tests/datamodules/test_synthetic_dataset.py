@@ -108,4 +108,4 @@ def test_freed_image_buffers_are_reused_without_page_faults() -> None:
     faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     for _ in range(5):
         np.ones(1 << 20, np.float32).sum()
-    assert resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults < 100  # 5 x 1024 pages otherwise
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults < 100  # 0 here; 500 with the defaults

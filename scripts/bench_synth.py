@@ -81,6 +81,18 @@ STAGES: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
 )
 
 
+def code_revision() -> str:
+    """The checkout's short commit, marked ``+changes`` when the working tree differs from it."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True)
+    except OSError:
+        return "an unknown commit"
+    if commit.returncode:
+        return "an unknown commit"
+    return commit.stdout.strip() + (" +changes" if dirty.stdout.strip() else "")
+
+
 def cpu_name() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -224,7 +236,8 @@ def report(args: argparse.Namespace) -> str:
         "",
         f"Device: {cpu_name()}, {os.cpu_count()} cores visible, one process (one core) per run; Python "
         f"{platform.python_version()}, numpy {np.__version__}, Pillow {PIL.__version__}, numba {numba.__version__}. "
-        f"One-minute load average {load_before:.2f} before and {load_after:.2f} after the runs.",
+        f"One-minute load average {load_before:.2f} before and {load_after:.2f} after the runs. Code at "
+        f"{code_revision()}.",
         "",
         f"Command: `{command}` (each run: a fresh process, {args.n} triplets at {height}x{width}; median and min-max "
         f"over {args.repeats} runs{', interleaved with the baseline' if args.baseline else ''}). In memory: "

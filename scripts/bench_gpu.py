@@ -64,6 +64,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from datamodules.synthetic.cli import parse_size  # noqa: E402 (HxW, multiples of 8: the image sizes)
 from models.fast_inference import (  # noqa: E402 (the repository root is put on the path first)
     InferenceOptions,
     accelerate,
@@ -98,14 +99,6 @@ def parse_options(name: str, compile_mode: str) -> InferenceOptions:
     if unknown:
         raise ValueError(f"bench_gpu: unknown flags {sorted(unknown)} in configuration {name!r}")
     return InferenceOptions(precision, "cl" in flags, "compile" in flags, "graphs" in flags, compile_mode)
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    try:
-        height, width = (int(v) for v in text.lower().split("x"))
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(f"--size must be HxW (e.g. 256x192), got {text!r}") from error
-    return height, width
 
 
 def parse_ints(text: str) -> list[int]:

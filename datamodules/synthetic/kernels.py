@@ -35,7 +35,7 @@ GROUND = 16  # offset of a print's ground texture in its code
 EMPTY = np.zeros((2, 2), np.float32)  # image of a texture that needs none
 NO_MARKS = np.zeros((0, 4), np.float64)
 INSIDE = -1e3  # look sdf of the head: its silhouette comes from the sphere placement
-SPAN_MARGIN = 1.5  # pixels around a look's local box that ``draw_part`` visits (as ``render``'s pixel box)
+SPAN_MARGIN = 1.5  # pixels around a look's local box that ``draw_part`` visits (``part_box`` adds about as much)
 
 # No reference counting (``_nrt=False``): with it, calls passing arrays do atomic increments and decrements,
 # which cost more than a per-pixel helper's arithmetic. So kernels allocate nothing: callers pass the outputs.

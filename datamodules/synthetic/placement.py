@@ -75,16 +75,6 @@ def _image(code: np.ndarray, *coords: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return xy[0], xy[1], facing
 
 
-def yaw_matrix(yaw: float) -> np.ndarray:
-    """``[3, 3]`` rotation about the vertical (y) axis taking body or head frame to view frame.
-
-    Frames: x = the person's left (image right when facing the camera), y = down, z = towards the camera.
-    ``yaw > 0`` turns the front towards image right and the person's left side away from the camera.
-    """
-    c, s = np.cos(yaw), np.sin(yaw)
-    return np.array([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]])
-
-
 @dataclass(frozen=True)
 class SpherePlacement:
     """The head: unit sphere in the head frame, turned by ``yaw``, seen orthographically as an ellipse of
@@ -119,9 +109,9 @@ class SpherePlacement:
         return _image(self.code, *coords)
 
     def point(self, X: float, Y: float, Z: float) -> tuple[tuple[float, float], float]:
-        """One head-frame point -> pixel ``(x, y)`` and its view depth (``> 0`` faces the camera): ``yaw_matrix``,
-        then the aspect, roll, radius and centre of ``to_image``, in Python floats (one point: numpy's per-call
-        overhead would be all the cost)."""
+        """One head-frame point -> pixel ``(x, y)`` and its view depth (``> 0`` faces the camera), as ``to_image``
+        maps it: the yaw about the vertical axis (``yaw > 0`` turns the face towards image right), then the aspect,
+        roll, radius and centre; in Python floats (one point: numpy's per-call overhead would be all the cost)."""
         cy, sy, cr, sr = math.cos(self.yaw), math.sin(self.yaw), math.cos(self.roll), math.sin(self.roll)
         vx, vy, vz = cy * X + sy * Z, self.aspect * Y, cy * Z - sy * X
         x = (cr * vx - sr * vy) * self.radius + float(self.centre[0])

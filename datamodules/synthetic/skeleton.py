@@ -226,8 +226,9 @@ class PosedBody:
 def project(shape: BodyShape, pose: Articulation, framing: Framing) -> tuple[dict, dict]:
     """Project ``joints_3d``: returns (name -> pixel position ``(x, y)``, name -> view depth in body units).
 
-    Body -> view: rotation by ``yaw`` about the vertical (``placement.yaw_matrix``); view -> image: tilt by
-    ``roll``, scale by ``pixels_per_unit``, shift by ``origin``.
+    Body -> view: rotation by ``yaw`` about the vertical axis (``yaw > 0`` turns the front towards image right,
+    the person's left side away from the camera); view -> image: tilt by ``roll``, scale by ``pixels_per_unit``,
+    shift by ``origin``.
     """
     cy, sy = math.cos(pose.yaw), math.sin(pose.yaw)
     scale = framing.pixels_per_unit

@@ -5,7 +5,7 @@ flip) is drawn per sample from the caller's ``torch.Generator`` and applied alik
 both come from one camera in the real datasets, so a shared transform keeps their relation (and the synthetic flow
 ground truth) exact. The in-shop garment (``cloth``, ``cloth_mask``) is not moved.
 
-Pixel convention: pixel centres at integer coordinates (``align_corners=True``, as ``models.warp``), so the flip is
+Pixel convention: pixel centres at integer coordinates (``align_corners=True``, as ``contract.flow``), so the flip is
 ``x -> W - 1 - x``; kornia's ``warp_affine`` does the resampling.
 """
 
@@ -17,7 +17,7 @@ import torch
 from kornia.geometry.transform import warp_affine
 from torch import Tensor
 
-from datamodules.contract import (
+from contract.sample import (
     COCO18_FLIP_PAIRS,
     GROUND_TRUTH_KEYS,
     LIP_FLIP_PAIRS,

@@ -12,8 +12,8 @@ from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities import rank_zero_warn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
+from contract.sample import DatasetFormatError
 from datamodules.augment import PairedAugmentation
-from datamodules.contract import DatasetFormatError
 from datamodules.pose import KeypointMapEncoder
 from datamodules.predict_list import PredictionList
 from datamodules.readers.base import DatasetReader, SampleRecord, get_reader_class
@@ -130,7 +130,7 @@ class EpochIndexSampler(DistributedSampler):
 
 
 class FashionDataModule(LightningDataModule):
-    """One DataModule for every supported layout; batches follow the data contract (``datamodules.contract``).
+    """One DataModule for every supported layout; batches follow the data contract (``contract.sample``).
 
     Splits: ``fit`` trains on the ``train`` split and validates on the ``test`` split (or ``val_subset`` evenly
     spaced samples of it, the same for every seed); ``test`` uses the whole ``test`` split, and so does ``predict``

@@ -1,7 +1,8 @@
 """Human parsing: index PNGs -> LIP-20 label maps, CIHP's label 10, derived masks and the cloth-agnostic image.
 
-Label maps are ``[..., H, W]`` long tensors with LIP-20 ids (``contract.LIP_LABELS``). Parsing PNGs are read as the
-indices they store (mode ``L`` or ``P``); they are never converted to RGB, which would turn a palette PNG into colours.
+Label maps are ``[..., H, W]`` long tensors with LIP-20 ids (``contract.sample.LIP_LABELS``). Parsing PNGs are read as
+the indices they store (mode ``L`` or ``P``); they are never converted to RGB, which would turn a palette PNG into
+colours.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-from datamodules.contract import (
+from contract.sample import (
     CIHP_TORSO_SKIN,
     CIHP_TORSO_SKIN_DEFAULT,
     MASK_GROUPS,
@@ -39,7 +40,7 @@ def to_lip_labels(labels: Tensor, label_set: str, torso_skin_label: int = CIHP_T
     """Map a ``lip`` or ``cihp`` label map to LIP-20: CIHP's 10 (torso skin) becomes ``torso_skin_label``.
 
     LIP's 10 is "jumpsuits", so a LIP map is returned unchanged. The default target, background, follows
-    ``contract.CIHP_TORSO_SKIN_DEFAULT`` (VITON-HD groups ``background = [0, 10]``).
+    ``contract.sample.CIHP_TORSO_SKIN_DEFAULT`` (VITON-HD groups ``background = [0, 10]``).
     """
     if label_set not in LABEL_SETS:
         raise ValueError(f"label_set must be one of {LABEL_SETS}, got {label_set!r}")
@@ -80,8 +81,8 @@ MASK_TABLE = torch.stack([_group_table(MASK_GROUPS[name]) for name in GROUP_NAME
 
 
 def derived_masks(parse: Tensor) -> dict[str, Tensor]:
-    """``parse [..., H, W]`` -> ``{group: [..., 1, H, W] float {0, 1}}`` for every group of ``contract.MASK_GROUPS``
-    (cloth region, face, hair, arms, legs, background).
+    """``parse [..., H, W]`` -> ``{group: [..., 1, H, W] float {0, 1}}`` for every group of
+    ``contract.sample.MASK_GROUPS`` (cloth region, face, hair, arms, legs, background).
 
     One gather from the ``[G, 20]`` label -> group table builds all ``G`` masks; each mask is a contiguous slice of
     that ``[G, ..., H, W]`` result. Labels outside ``0..19`` raise ``DatasetFormatError`` (``check_label_range``).

@@ -1,8 +1,8 @@
 """Keypoints: OpenPose JSON -> COCO-18 ``[18, 3]``, rescaling between pixel frames, and keypoint maps ``[18, H, W]``.
 
 Keypoints are ``[18, 3]`` float32 rows ``(x, y, visibility)`` in pixels of an image, COCO-18 order
-(``contract.COCO18_JOINTS``), pixel centres at integer coordinates. A missing joint has visibility 0 and is stored as
-``(0, 0, 0)``; joints detected slightly outside the image (real OpenPose output does this) stay visible.
+(``contract.sample.COCO18_JOINTS``), pixel centres at integer coordinates. A missing joint has visibility 0 and is
+stored as ``(0, 0, 0)``; joints detected slightly outside the image (real OpenPose output does this) stay visible.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from datamodules.contract import BODY25_TO_COCO18, NUM_JOINTS, DatasetFormatError
+from contract.sample import BODY25_TO_COCO18, NUM_JOINTS, DatasetFormatError
 
 OPENPOSE_KEYS = ("pose_keypoints_2d", "pose_keypoints")  # OpenPose >= 1.2, OpenPose 1.0
 COCO18_VALUES = 3 * NUM_JOINTS  # 54
@@ -26,8 +26,9 @@ BODY25_VALUES = 3 * 25  # 75
 def coco18_from_openpose(values: Sequence[float], source: str) -> Tensor:
     """Flat OpenPose ``(x, y, confidence)`` triples -> ``[18, 3]`` (x, y, visibility).
 
-    54 values are COCO-18, 75 values BODY_25 (mapped by ``contract.BODY25_TO_COCO18``). A joint is missing when its
-    confidence is 0 or ``x <= 1`` or ``y <= 1`` (the CP-VTON rule, FORMATS.md 0.3). ``source`` names the file in errors.
+    54 values are COCO-18, 75 values BODY_25 (mapped by ``contract.sample.BODY25_TO_COCO18``). A joint is missing when
+    its confidence is 0 or ``x <= 1`` or ``y <= 1`` (the CP-VTON rule, FORMATS.md 0.3). ``source`` names the file in
+    errors.
     """
     if len(values) not in (COCO18_VALUES, BODY25_VALUES):
         raise DatasetFormatError(

@@ -30,8 +30,8 @@ folder must hold only ``.json`` files (no keypoint CSVs, no sub-folders), at lea
 JSON is read when the list is, so a bad one fails before any prediction. ``meta["sequence"]`` is the row's name and
 ``meta["frame"]`` the frame index (``"0"``, ``"1"``, ...); both are ``""`` for a single-pose row.
 
-Keypoint CSV: 18 rows ``x,y,visibility`` in OpenPose COCO-18 order (``contract.COCO18_JOINTS``), x and y in pixels,
-visibility 1 (present) or 0 (missing), optionally after a header line ``x,y,visibility``.
+Keypoint CSV: 18 rows ``x,y,visibility`` in OpenPose COCO-18 order (``contract.sample.COCO18_JOINTS``), x and y in
+pixels, visibility 1 (present) or 0 (missing), optionally after a header line ``x,y,visibility``.
 
 A sample carries ``src_img``, ``src_kpts``, ``src_pose``, ``src_parse``, ``src_masks``, ``src_agnostic``,
 ``cloth``, ``cloth_mask``, ``tgt_kpts``, ``tgt_pose`` and ``meta`` (with ``meta["name"]`` the output name); there
@@ -52,7 +52,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from datamodules.contract import NUM_JOINTS, DatasetFormatError
+from contract.sample import NUM_JOINTS, DatasetFormatError
 from datamodules.pose import KeypointMapEncoder, read_openpose_json
 from datamodules.readers.base import (
     DatasetReader,

@@ -26,7 +26,8 @@ import torch
 from lightning.pytorch import LightningDataModule
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
-from datamodules.contract import SYNTHETIC_GT_DIR, DatasetFormatError
+from contract.flow import resize_flow
+from contract.sample import SYNTHETIC_GT_DIR, DatasetFormatError
 from datamodules.fashion_datamodule import make_loader
 from datamodules.pose import KeypointMapEncoder
 from datamodules.readers.base import (
@@ -45,7 +46,6 @@ from datamodules.readers.base import (
     read_list_lines,
     resize_labels,
 )
-from models.warp import resize_flow
 
 SEQUENCE_LAYOUTS = ("synthetic", "video")
 SEQUENCE_COLUMNS = ("seq_id", "frames", "kind", "split")

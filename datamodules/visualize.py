@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from datamodules.contract import LIP_PALETTE
+from contract.sample import LIP_PALETTE
 
 # Visibility classes (0 background, 1 visible in the source, 2 occluded in the source): black, green, red.
 VIS_PALETTE: tuple[tuple[int, int, int], ...] = ((0, 0, 0), (0, 200, 0), (220, 0, 0))
@@ -34,7 +34,7 @@ def _palette_lookup(labels: Tensor, palette: Sequence[tuple[int, int, int]], nam
 
 
 def parse_to_color(parse: Tensor) -> Tensor:
-    """LIP-20 parsing ``[B, H, W]`` (long, 0..19) -> ``[B, 3, H, W]`` in [0, 1] with ``contract.LIP_PALETTE``."""
+    """LIP-20 parsing ``[B, H, W]`` (long, 0..19) -> ``[B, 3, H, W]`` in [0, 1] with ``contract.sample.LIP_PALETTE``."""
     return _palette_lookup(parse, LIP_PALETTE, "parse_to_color")
 
 

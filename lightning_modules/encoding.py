@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from datamodules.contract import NUM_PARSE_LABELS
+from contract.sample import NUM_PARSE_LABELS
 
 
 def one_hot_parse(parse: Tensor, num_classes: int = NUM_PARSE_LABELS) -> Tensor:

@@ -35,7 +35,7 @@ from lightning.pytorch.cli import OptimizerCallable
 from torch import Tensor, nn
 from torchmetrics.classification import BinaryJaccardIndex
 
-from datamodules.contract import MASK_GROUPS, NUM_JOINTS, NUM_PARSE_LABELS
+from contract.sample import MASK_GROUPS, NUM_JOINTS, NUM_PARSE_LABELS
 from datamodules.visualize import parse_to_color
 from lightning_modules.encoding import drop_channels, label_mask, one_hot_parse
 from lightning_modules.stage import StageModule, merge_loss_weights

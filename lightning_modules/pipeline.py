@@ -35,7 +35,7 @@ from collections.abc import Callable
 from lightning.pytorch.cli import OptimizerCallable
 from torch import Tensor, nn
 
-from datamodules.contract import MASK_GROUPS
+from contract.sample import MASK_GROUPS
 from datamodules.visualize import parse_to_color
 from lightning_modules.checkpoints import load_stage
 from lightning_modules.encoding import label_mask

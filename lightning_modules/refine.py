@@ -50,7 +50,7 @@ from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor, nn
 from torchmetrics import Metric
 
-from datamodules.contract import NUM_JOINTS
+from contract.sample import NUM_JOINTS
 from datamodules.visualize import flow_to_color, vis_to_color
 from lightning_modules.checkpoints import load_stage
 from lightning_modules.stage import StageModule, merge_loss_weights

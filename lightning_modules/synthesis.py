@@ -51,7 +51,8 @@ from kornia.augmentation import RandomErasing
 from lightning.pytorch.cli import OptimizerCallable
 from torch import Tensor, nn
 
-from datamodules.contract import MASK_GROUPS, NUM_JOINTS
+from contract.flow import warp
+from contract.sample import MASK_GROUPS, NUM_JOINTS
 from lightning_modules.checkpoints import load_stage
 from lightning_modules.encoding import label_mask
 from lightning_modules.layout import LayoutModule, paper_adam
@@ -74,7 +75,6 @@ from models.discriminator import MultiScaleDiscriminator
 from models.face import load_face_embedder
 from models.generator import ResNetGenerator
 from models.vgg import VGG19Features
-from models.warp import warp
 
 GeneratorFactory = Callable[[int, int], nn.Module]  # (in_channels, out_channels) -> network
 DiscriminatorFactory = Callable[[int], nn.Module]  # in_channels -> network

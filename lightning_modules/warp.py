@@ -33,7 +33,8 @@ import torch
 from lightning.pytorch.cli import OptimizerCallable
 from torch import Tensor, nn
 
-from datamodules.contract import MASK_GROUPS, NUM_JOINTS
+from contract.flow import warp
+from contract.sample import MASK_GROUPS, NUM_JOINTS
 from datamodules.visualize import flow_to_color, vis_to_color
 from lightning_modules.checkpoints import load_stage
 from lightning_modules.encoding import label_mask
@@ -54,7 +55,6 @@ from models.flow_regressor import FlowRegressor
 from models.gmm import GeometricMatchingModule
 from models.tps import tps_flow, tps_warp
 from models.vgg import VGG19Features
-from models.warp import warp
 
 EstimatorFactory = Callable[[int, int, int], nn.Module]  # (cloth, source-mask, target channels) -> flow estimator
 GMMFactory = Callable[[int, int, tuple[int, int]], nn.Module]  # (channels of a, channels of b, image size) -> GMM

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from models.warp import pixel_grid, warp
+from contract.flow import pixel_grid, warp
 
 
 @dataclass(frozen=True)

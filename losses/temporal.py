@@ -12,7 +12,7 @@ Frames come as ``[B, T, C, H, W]`` stacks in time order; ``D_t`` is ``models.tem
   clothing masks, so a box stays on the garment while it moves (our reading; the paper says only "the picked patch").
 - ``L_corr`` ("flow correlation", Eq. 13) is not defined in the supplement. Ours (``flow_consistency_loss``):
   ``L_corr = mean_t sum_p V_t(p) |h_g^{t+1}(p) - W(h_g^t, F_t)(p)| / (C sum_p V_t(p))`` with ``F_t`` the flow from
-  frame ``t+1`` to frame ``t`` (``W`` = ``models.warp.warp``: ``W(h^t, F_t) ~ h^{t+1}``), ``V_t`` the pixels visible
+  frame ``t+1`` to frame ``t`` (``W`` = ``contract.flow.warp``: ``W(h^t, F_t) ~ h^{t+1}``), ``V_t`` the pixels visible
   in both frames: the short-term temporal loss of video style transfer (Ruder et al. 2016; Lai et al. 2018) on the
   outputs. It is zero when consecutive outputs agree along the flow, in particular for a static scene (``F = 0``).
 """
@@ -22,8 +22,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from contract.flow import warp
 from losses.mask import PatchBoxes, crop_patches, sample_region_patches
-from models.warp import warp
 
 
 def check_frames(frames: Tensor, name: str) -> None:

@@ -34,7 +34,7 @@ import torch
 from lightning.fabric.utilities.rank_zero import rank_zero_only
 from torchmetrics import Metric
 
-from datamodules.contract import NUM_PARSE_LABELS
+from contract.sample import NUM_PARSE_LABELS
 from metrics.image import L1, PSNR, SSIM, MaskSSIM
 from metrics.inception import FID, fid_or_reason, inception_score_or_reason
 from metrics.lpips import lpips_or_reason

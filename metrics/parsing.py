@@ -52,7 +52,7 @@ class ParsingIoU(Metric):
     ``compute()`` returns ``{"miou": ..., "pixel_accuracy": ...}`` (log it with ``log_dict``).
 
     Args:
-        num_classes: number of labels (20 = LIP, ``datamodules.contract.NUM_PARSE_LABELS``).
+        num_classes: number of labels (20 = LIP, ``contract.sample.NUM_PARSE_LABELS``).
         ignore_index: target label to leave out (e.g. 255), or None.
     """
 

@@ -2,7 +2,7 @@
 
 Warping error (Lai et al., "Learning Blind Video Temporal Consistency", ECCV 2018, Sec. 5.1):
 ``E_warp(V_t, V_{t+1}) = sum_p M_t(p) ||V_{t+1}(p) - W(V_t, F_t)(p)||_2^2 / sum_p M_t(p)`` per pair of consecutive
-frames, with ``F_t`` the flow from frame ``t+1`` to frame ``t`` (``models.warp.warp``: ``W(V_t, F_t) ~ V_{t+1}``),
+frames, with ``F_t`` the flow from frame ``t+1`` to frame ``t`` (``contract.flow.warp``: ``W(V_t, F_t) ~ V_{t+1}``),
 ``M_t`` the non-occluded pixels and ``||.||_2^2`` summed over the colour channels of images on the [0, 1] scale; the
 reported figure is the mean over all frame pairs. The synthetic sequences (``datamodules.sequences``) carry the exact
 flow and visibility (``flow_gt``; ``vis_gt != 2``: the static background and the body parts visible in both frames);
@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 from torchmetrics import Metric
 
-from models.warp import warp
+from contract.flow import warp
 
 
 class WarpingError(Metric):

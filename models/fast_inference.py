@@ -8,7 +8,7 @@
    - ``"fp32"``: PyTorch's defaults (cuDNN convolutions may use TF32, ``torch.backends.cudnn.allow_tf32``).
    - ``"bf16"``: ``torch.autocast(dtype=torch.bfloat16)`` with fp32 weights. Chosen as the default because it works
      on every stage untouched: autocast keeps softmax, norms and reductions in fp32 and casts per op, so fp32
-     tensors the stages build themselves (pixel grids, ``torch.tensor`` scales in ``models.warp``) never clash with
+     tensors the stages build themselves (pixel grids, ``torch.tensor`` scales in ``contract.flow``) never clash with
      bf16 weights. Its cost is one bf16 copy of each weight per call (autocast's cast cache is off: it is unsafe
      under CUDA graph capture, see the torch.cuda.graphs docs).
    - ``"bf16-weights"``: the module's floating parameters and buffers cast to bf16 once (``module.to``), still

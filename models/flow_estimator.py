@@ -6,8 +6,8 @@ Two FPNs that do not share weights encode the source ``[c_s, s_s]`` into ``S_1..
     F_N     = E_N([S_N, T_N])
     F_{n-1} = U(F_n) + E_{n-1}([W(S_{n-1}, U(F_n)), T_{n-1}])
 
-``U`` resizes a flow to the next level's size and rescales its offsets (``models.warp.resize_flow``); ``W`` is the
-project's one warping function (``models.warp.warp``). Flows are in pixels of their own level, target -> source
+``U`` resizes a flow to the next level's size and rescales its offsets (``contract.flow.resize_flow``); ``W`` is the
+project's one warping function (``contract.flow.warp``). Flows are in pixels of their own level, target -> source
 (``out(p) = src(p + F(p))``). The final ``F_1`` is upsampled to the input size and warps ``c_s`` and ``s_s``.
 Each ``E_n`` is a ``3x3`` conv (the paper: "one conv layer"; kernel size our choice) initialised to zero, so an
 untrained estimator starts at the identity warp (our choice; the paper names no initialisation).
@@ -21,8 +21,8 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 
+from contract.flow import resize_flow, warp
 from models.fpn import FPNEncoder
-from models.warp import resize_flow, warp
 
 
 class CascadeOutput(NamedTuple):

@@ -21,7 +21,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 
-from datamodules.contract import NUM_JOINTS
+from contract.sample import NUM_JOINTS
 from models.unet import UNetDecoder, UNetEncoder, level_widths
 
 NUM_VISIBILITY_CLASSES = 3

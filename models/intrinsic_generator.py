@@ -15,11 +15,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from datamodules.contract import NUM_JOINTS
+from contract.flow import resize_flow, scale_xy, warp
+from contract.sample import NUM_JOINTS
 from models.blocks import ConvNormAct
 from models.flow_regressor import NUM_VISIBILITY_CLASSES
 from models.unet import UNetDecoder, UNetEncoder, level_widths
-from models.warp import resize_flow, scale_xy, warp
 
 
 class IntrinsicOutput(NamedTuple):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from datamodules.contract import NUM_JOINTS
+from contract.sample import NUM_JOINTS
 from models.blocks import ConvNormAct
 
 

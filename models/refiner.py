@@ -8,8 +8,8 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 
+from contract.flow import resize_flow, warp
 from models.blocks import ConvNormAct, ResidualBlock, UpBlock
-from models.warp import resize_flow, warp
 
 
 class RefinerOutput(NamedTuple):

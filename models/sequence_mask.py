@@ -22,7 +22,7 @@ from functools import partial
 import torch
 from torch import Tensor, nn
 
-from datamodules.contract import NUM_JOINTS
+from contract.sample import NUM_JOINTS
 from models.generator import ResNetGenerator
 
 GeneratorFactory = Callable[[int, int], nn.Module]  # (in_channels, out_channels) -> network

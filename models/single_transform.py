@@ -6,10 +6,10 @@ from collections.abc import Sequence
 
 from torch import Tensor, nn
 
+from contract.flow import pixel_grid, resize_flow, scale_xy
 from models.correlation import correlation, normalize_per_target, soft_mutual_filter
 from models.flow_head import PAPER_WIDTHS, FlowHead
 from models.pose_encoder import PoseEncoder
-from models.warp import pixel_grid, resize_flow, scale_xy
 
 
 def positions_to_flow(positions: Tensor) -> Tensor:
@@ -26,7 +26,7 @@ class SingleTransform(nn.Module):
     Steps (seed 002, Sec. 3.1.1): ``z_s = M(p_s)``, ``z_t = M(p_t)`` (``PoseEncoder``); ``C`` (Eq. 1, ``correlation``);
     ``Q_gamma = gamma * C`` (Eq. 9, ``soft_mutual_filter``); per-target L2 normalisation (Eq. 2); ``C_l``
     (``FlowHead``) -> sampling positions at the feature resolution -> pixel offsets, upsampled to the image size with
-    ``models.warp.resize_flow`` (bilinear, as Sec. 3.4.2 rescales the flow).
+    ``contract.flow.resize_flow`` (bilinear, as Sec. 3.4.2 rescales the flow).
 
     Feature resolution: ``M`` downsamples by ``2**n_down`` (2 in the paper: 64 x 64 at 256 x 256), so the feature
     size is ``(H / 4, W / 4)`` by default, a function of ``image_size``: 64 x 44 at DeepFashion's 256 x 176, where

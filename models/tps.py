@@ -2,7 +2,7 @@
 
 Coordinates: control points are ``[B, N, 2]`` ``(x, y)`` in the **normalised** frame of ``grid_sample`` with
 ``align_corners=True`` (pixel ``x`` of a width-``W`` image sits at ``2 x / (W - 1) - 1``, so pixel 0 is -1 and pixel
-``W - 1`` is +1), the convention under which ``models.warp.warp`` works and kornia's TPS is exact
+``W - 1`` is +1), the convention under which ``contract.flow.warp`` works and kornia's TPS is exact
 (``ENGINEERING-NOTES.md``). ``pixels_to_normalized`` / ``normalized_to_pixels`` convert.
 
 kornia's argument order (0.9): ``get_tps_transform(a, b)`` fits ``f`` with ``f(a_i) = b_i`` and puts the kernel
@@ -17,7 +17,7 @@ import torch
 from kornia.geometry.transform import get_tps_transform, warp_image_tps, warp_points_tps
 from torch import Tensor
 
-from models.warp import pixel_grid, scale_xy
+from contract.flow import pixel_grid, scale_xy
 
 
 def regular_grid(grid_size: int, device: torch.device | None = None) -> Tensor:
@@ -77,7 +77,7 @@ def tps_warp(image: Tensor, source_points: Tensor, target_points: Tensor, paddin
 
 def tps_flow(source_points: Tensor, target_points: Tensor, size: tuple[int, int]) -> Tensor:
     """The dense pixel flow ``[B, 2, H, W]`` of the same TPS (project convention ``out(p) = src(p + flow(p))``),
-    so that ``models.warp.warp(image, tps_flow(...))`` equals ``tps_warp(image, ...)``: for logging and for later
+    so that ``contract.flow.warp(image, tps_flow(...))`` equals ``tps_warp(image, ...)``: for logging and for later
     stages that want a flow."""
     kernel, affine = _fit(source_points, target_points)
     height, width = size

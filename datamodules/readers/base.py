@@ -13,7 +13,7 @@ collecting ``ProblemLog``), so a dataset that passes the check loads, and the me
 
 Resizing maps image edges onto each other (``align_corners=False``; area-correct antialiased bilinear for images,
 ``nearest-exact`` for label maps, ``pose.rescale_keypoints`` for keypoints). The synthetic flow is resized with
-``models.warp.resize_flow``, which follows the same half-pixel convention and rescales the offsets.
+``contract.flow.resize_flow``, which follows the same half-pixel convention and rescales the offsets.
 """
 
 from __future__ import annotations
@@ -32,10 +32,10 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor
 
-from datamodules.contract import CIHP_TORSO_SKIN_DEFAULT, SYNTHETIC_GT_DIR, DatasetFormatError
+from contract.flow import resize_flow
+from contract.sample import CIHP_TORSO_SKIN_DEFAULT, SYNTHETIC_GT_DIR, DatasetFormatError
 from datamodules.parsing import LABEL_SETS, cloth_agnostic_image, derived_masks, read_parsing
 from datamodules.pose import KeypointMapEncoder, read_openpose_json, rescale_keypoints
-from models.warp import resize_flow
 
 SPLITS = ("train", "test")
 READER_CLASSES = {
@@ -265,7 +265,8 @@ class DatasetReader(ABC):
         keypoint_maps: the keypoint map encoding (default: disks of radius 4, SPG-VTON).
         parse_label_set: ``"lip"``, ``"cihp"`` or ``"auto"`` (the format's usual parser, see each reader): with
             ``"cihp"``, label 10 (torso skin) becomes ``torso_skin_label``.
-        torso_skin_label: the LIP-20 id CIHP's 10 maps to (default ``contract.CIHP_TORSO_SKIN_DEFAULT``, background).
+        torso_skin_label: the LIP-20 id CIHP's 10 maps to (default ``contract.sample.CIHP_TORSO_SKIN_DEFAULT``,
+            background).
         mask_threshold: grey level from which a cloth-mask pixel is cloth (CP-VTON: 128; JPEG masks are not binary).
     """
 
@@ -430,7 +431,7 @@ class DatasetReader(ABC):
         return problems
 
     def load(self, record: SampleRecord) -> dict:
-        """The contract sample of one record (see ``datamodules.contract``); raises ``DatasetFormatError``."""
+        """The contract sample of one record (see ``contract.sample``); raises ``DatasetFormatError``."""
         log = ProblemLog(strict=True)
         loaded = {name: loader(log) for name, (_, loader) in self.parts(record).items()}
         source = loaded["source"]

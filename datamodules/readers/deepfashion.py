@@ -32,7 +32,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from datamodules.contract import NUM_JOINTS, SYNTHETIC_GT_DIR, DatasetFormatError
+from contract.sample import NUM_JOINTS, SYNTHETIC_GT_DIR, DatasetFormatError
 from datamodules.pose import keypoints_from_yx, shift_keypoints
 from datamodules.readers.base import (
     SPLITS,

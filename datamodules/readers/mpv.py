@@ -22,7 +22,7 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path, PurePosixPath
 
-from datamodules.contract import DatasetFormatError
+from contract.sample import DatasetFormatError
 from datamodules.readers.base import (
     SPLITS,
     DatasetReader,

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from pathlib import Path, PurePosixPath
 
-from datamodules.contract import DatasetFormatError
+from contract.sample import DatasetFormatError
 from datamodules.readers.base import (
     SPLITS,
     DatasetReader,

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
 
-from datamodules.contract import SYNTHETIC_GT_DIR
+from contract.sample import SYNTHETIC_GT_DIR
 from datamodules.synthetic.generate import generate_sequence, generate_triplet, sample_rng
 from datamodules.synthetic.pose_prior import SEQUENCE_KINDS
 from datamodules.synthetic.writer import (

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from datamodules.contract import LIP_LABELS
+from contract.sample import LIP_LABELS
 from datamodules.synthetic import kernels
 from datamodules.synthetic.colours import garment_colour
 from datamodules.synthetic.kernels import BODY

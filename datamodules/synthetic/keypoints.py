@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from datamodules.contract import COCO18_JOINTS
+from contract.sample import COCO18_JOINTS
 from datamodules.synthetic.looks import EYE_X, EYE_Y, NOSE
 from datamodules.synthetic.render import BACKGROUND_PART, PART_INDEX
 from datamodules.synthetic.skeleton import PosedBody

@@ -16,7 +16,7 @@ from typing import NamedTuple, Protocol
 
 import numpy as np
 
-from datamodules.contract import LIP_LABELS
+from contract.sample import LIP_LABELS
 from datamodules.synthetic.garments import WAIST_Y, Lower, Top, top_code
 from datamodules.synthetic.identity import Identity
 from datamodules.synthetic.kernels import EMPTY, LOOK_KINDS, NO_MARKS, TEXTURE_CODE, look_points

@@ -3,7 +3,7 @@
 LIP labels (issue 3): face 13 and hair 2 on the head, hair 2 behind it; the top 5 (dress 6) on the torso and
 sleeves; trousers 9 or skirt 12 below the waist; arms 14 / 15 and legs 16 / 17 where skin shows (left = the
 person's left), hands count as arms; shoes 18 / 19. Neck and bare chest / shoulders carry
-``contract.CIHP_TORSO_SKIN_DEFAULT`` (0): LIP has no skin label, and that is what the readers map CIHP's torso
+``contract.sample.CIHP_TORSO_SKIN_DEFAULT`` (0): LIP has no skin label, and that is what the readers map CIHP's torso
 skin to, so synthetic and real parsing agree.
 """
 
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from datamodules.contract import CIHP_TORSO_SKIN_DEFAULT, LIP_LABELS
+from contract.sample import CIHP_TORSO_SKIN_DEFAULT, LIP_LABELS
 from datamodules.synthetic.garments import DRESS_SKIRT_TOP, WAIST_Y, Outfit, Top, sleeve_frame
 from datamodules.synthetic.identity import Identity
 from datamodules.synthetic.looks import (

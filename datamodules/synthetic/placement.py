@@ -9,7 +9,7 @@ source pose is ``to_image_source(to_local_target(p)) - p`` for the part in front
 - ``SpherePlacement``: the head, an ellipsoid seen in orthographic projection, local coordinates = a point
   on the unit sphere in the head's own frame, so turning the head moves the face across the silhouette.
 
-Pixel coordinates: x right, y down, pixel centres at integers (the convention of ``models.warp``).
+Pixel coordinates: x right, y down, pixel centres at integers (the convention of ``contract.flow``).
 """
 
 from __future__ import annotations

@@ -13,9 +13,9 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 from torch import Tensor
 
+from contract.flow import warp
 from datamodules.synthetic.generate import Triplet, generate_triplet, sample_rng
 from datamodules.visualize import flow_to_color, make_grid, parse_to_color, vis_to_color
-from models.warp import warp
 
 COLUMNS: tuple[str, ...] = (
     "source", "target (wears cloth)", "in-shop cloth", "source parsing", "target parsing", "flow target->source",

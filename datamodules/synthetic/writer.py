@@ -44,7 +44,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from datamodules.contract import SYNTHETIC_GT_DIR
+from contract.sample import SYNTHETIC_GT_DIR
 from datamodules.synthetic.generate import PersonImage, PoseSequence, Triplet
 
 JPEG_OPTIONS = {"quality": 95, "subsampling": 0}

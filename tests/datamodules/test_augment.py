@@ -9,12 +9,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from contract.flow import warp
+from contract.sample import LIP_LABELS, MASK_GROUPS, NUM_JOINTS
 from datamodules.augment import JOINT_FLIP_PERMUTATION, LABEL_FLIP_PERMUTATION, PairedAugmentation
-from datamodules.contract import LIP_LABELS, MASK_GROUPS, NUM_JOINTS
 from datamodules.parsing import cloth_agnostic_image, derived_masks
 from datamodules.pose import KeypointMapEncoder
 from datamodules.readers.mpv import MPVReader
-from models.warp import warp
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "augment"  # one real MPV person (DTLD layout), its own target
 LEFT_ARM, RIGHT_ARM = LIP_LABELS.index("left_arm"), LIP_LABELS.index("right_arm")

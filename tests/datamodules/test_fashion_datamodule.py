@@ -9,8 +9,8 @@ import pytest
 import torch
 from lightning.pytorch import LightningModule, Trainer
 
+from contract.sample import DatasetFormatError
 from datamodules.augment import JOINT_FLIP_PERMUTATION, LABEL_FLIP_PERMUTATION
-from datamodules.contract import DatasetFormatError
 from datamodules.fashion_datamodule import EpochIndexSampler, FashionDataModule
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "mpv"

@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from datamodules.contract import DatasetFormatError
+from contract.sample import DatasetFormatError
 from datamodules.parsing import cloth_agnostic_image, derived_masks, read_parsing, to_lip_labels
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -92,7 +92,7 @@ def test_cloth_agnostic_image_greys_only_the_cloth_region():
 
 
 def test_derived_masks_match_group_membership_of_every_label():
-    from datamodules.contract import MASK_GROUPS
+    from contract.sample import MASK_GROUPS
 
     parse = torch.arange(20).repeat(3, 2).view(2, 6, 10).transpose(-1, -2)  # batched, non-contiguous, all 20 ids
     masks = derived_masks(parse)

@@ -12,7 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
-from datamodules.contract import SAMPLE_KEYS, DatasetFormatError
+from contract.sample import SAMPLE_KEYS, DatasetFormatError
 from datamodules.pose import read_openpose_json
 from datamodules.readers.mpv import MPVReader
 

@@ -12,7 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
-from datamodules.contract import BODY25_TO_COCO18, DatasetFormatError
+from contract.sample import BODY25_TO_COCO18, DatasetFormatError
 from datamodules.pose import rescale_keypoints
 from datamodules.readers.viton import VitonHDReader, VitonReader
 

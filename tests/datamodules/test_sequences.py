@@ -14,10 +14,10 @@ import torch.nn.functional as F
 from PIL import Image
 from torch.utils.data import DataLoader
 
-from datamodules.contract import DatasetFormatError
+from contract.flow import warp
+from contract.sample import DatasetFormatError
 from datamodules.sequences import SequenceDataModule, SequenceDataset, SyntheticSequenceReader, VideoSequenceReader
 from datamodules.synthetic.dataset import SynthConfig, synthesize
-from models.warp import warp
 
 SIZE = (64, 48)
 

@@ -13,10 +13,10 @@ import pytest
 import torch
 from scipy import ndimage
 
+from contract.flow import warp
 from datamodules.check import check_dataset
 from datamodules.fashion_datamodule import FashionDataModule
 from datamodules.synthetic.dataset import SynthConfig, keep_freed_memory, synthesize
-from models.warp import warp
 
 
 def _digest(root: Path) -> dict[str, str]:

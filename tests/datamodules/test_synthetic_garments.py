@@ -7,7 +7,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from datamodules.contract import LIP_LABELS
+from contract.sample import LIP_LABELS
 from datamodules.synthetic.garments import (
     SLEEVE_FLAT_ANGLE,
     neckline_y,

@@ -7,10 +7,10 @@ import pytest
 import torch
 from scipy import ndimage
 
-from datamodules.contract import LIP_LABELS
+from contract.flow import warp
+from contract.sample import LIP_LABELS
 from datamodules.synthetic.generate import generate_sequence, generate_triplet, sample_rng
 from datamodules.synthetic.pose_prior import SEQUENCE_KINDS
-from models.warp import warp
 
 GARMENT_LABELS = (LIP_LABELS.index("upper_clothes"), LIP_LABELS.index("dress"))
 SYNTHETIC_LABELS = {LIP_LABELS.index(n) for n in (

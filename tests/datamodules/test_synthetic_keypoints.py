@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from datamodules.contract import COCO18_JOINTS, LIP_LABELS
+from contract.sample import COCO18_JOINTS, LIP_LABELS
 from datamodules.synthetic.garments import sample_outfit
 from datamodules.synthetic.generate import generate_triplet, sample_rng
 from datamodules.synthetic.identity import sample_identity

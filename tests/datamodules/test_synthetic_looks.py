@@ -7,7 +7,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from datamodules.contract import LIP_LABELS
+from contract.sample import LIP_LABELS
 from datamodules.synthetic.identity import sample_identity
 from datamodules.synthetic.looks import HAIRLINES, Cover, GarmentFrame, HairBackLook, HeadLook, LimbLook
 from datamodules.synthetic.textures import Solid

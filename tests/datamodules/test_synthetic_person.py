@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from datamodules.contract import LIP_LABELS
+from contract.sample import LIP_LABELS
 from datamodules.synthetic.garments import Outfit, sample_lower, sample_top
 from datamodules.synthetic.identity import sample_identity
 from datamodules.synthetic.person import build_looks, build_outfit_looks, top_parts

@@ -11,6 +11,7 @@ import torch
 from PIL import Image
 from scipy import ndimage
 
+from contract.flow import warp
 from datamodules.readers.base import read_ground_truth
 from datamodules.synthetic.garments import sample_outfit
 from datamodules.synthetic.generate import generate_triplet, sample_rng
@@ -19,7 +20,6 @@ from datamodules.synthetic.person import build_looks
 from datamodules.synthetic.render import BACKGROUND_PART, PART_INDEX, Frame, ground_truth_flow, render
 from datamodules.synthetic.skeleton import Articulation, Framing, pose_body
 from datamodules.synthetic.writer import write_mpv_triplet
-from models.warp import warp
 
 HEIGHT, WIDTH = 256, 192
 

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from datamodules.contract import LIP_PALETTE
+from contract.sample import LIP_PALETTE
 from datamodules.visualize import VIS_PALETTE, flow_to_color, make_grid, parse_to_color, vis_to_color
 
 

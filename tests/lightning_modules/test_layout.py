@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from datamodules.contract import MASK_GROUPS
+from contract.sample import MASK_GROUPS
 from lightning_modules.cli import run_cli as vton
 from lightning_modules.layout import LayoutModule
 

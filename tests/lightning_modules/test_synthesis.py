@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
+from contract.flow import warp
 from lightning_modules.checkpoints import load_stage
 from lightning_modules.cli import run_cli as vton
 from lightning_modules.layout import LayoutModule
@@ -21,7 +22,6 @@ from lightning_modules.warp import WarpModule
 from models.discriminator import MultiScaleDiscriminator
 from models.generator import ResNetGenerator
 from models.vgg import DEFAULT_LAYERS
-from models.warp import warp
 
 REPO = Path(__file__).resolve().parents[2]
 FAST_ADAM = partial(torch.optim.Adam, lr=2e-3, betas=(0.5, 0.999))

@@ -12,6 +12,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, default_collate
 
+from contract.flow import warp
 from datamodules.fashion_datamodule import FashionDataModule
 from lightning_modules.checkpoints import StageCheckpointError, load_stage
 from lightning_modules.cli import run_cli as vton
@@ -21,7 +22,6 @@ from models.flow_estimator import CascadedFlowEstimator
 from models.flow_regressor import FlowAndVisibility, FlowRegressor
 from models.gmm import GeometricMatchingModule
 from models.tps import pixels_to_normalized
-from models.warp import warp
 
 REPO = Path(__file__).resolve().parents[2]
 FAST_ADAM = partial(torch.optim.Adam, lr=2e-3, betas=(0.5, 0.999))

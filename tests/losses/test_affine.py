@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
+from contract.flow import warp
 from losses.affine import AffineRanges, affine_flow, affine_loss, affine_pose_pair, invert_affine, random_affine
-from models.warp import warp
 
 
 def smooth_pose(batch: int = 2, size: tuple[int, int] = (48, 40)) -> torch.Tensor:

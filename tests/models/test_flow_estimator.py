@@ -3,8 +3,8 @@
 import pytest
 import torch
 
+from contract.flow import resize_flow, warp
 from models.flow_estimator import CascadedFlowEstimator
-from models.warp import resize_flow, warp
 
 
 def tiny_estimator() -> CascadedFlowEstimator:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
+from contract.flow import warp
 from models.intrinsic_generator import FeatureWarping, IntrinsicGenerator
-from models.warp import warp
 
 
 def tiny_generator(guide_channels: int = 0, num_levels: int = 3) -> IntrinsicGenerator:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
+from contract.flow import warp
 from datamodules.pose import KeypointMapEncoder
 from losses.affine import AffineRanges, affine_flow, affine_loss, affine_pose_pair
 from models.pose_encoder import PoseEncoder
 from models.single_transform import SingleTransform, positions_to_flow
-from models.warp import warp
 
 # A standing person at 64x48 (COCO-18 x, y): nose, neck, arms, hips, legs, eyes, ears.
 SKELETON = torch.tensor(

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
+from contract.flow import warp
 from models.tps import normalized_to_pixels, pixels_to_normalized, regular_grid, tps_flow, tps_warp
-from models.warp import warp
 
 
 def test_control_points_at_rest_give_the_identity() -> None:

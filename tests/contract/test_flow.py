@@ -1,10 +1,10 @@
-"""Invariants of the one dense-warping function (``models/warp.py``)."""
+"""Invariants of the one dense-warping function (``contract/flow.py``)."""
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-from models.warp import resize_flow, warp
+from contract.flow import resize_flow, warp
 
 
 def test_zero_flow_is_identity() -> None:

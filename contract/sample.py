@@ -97,7 +97,3 @@ GROUND_TRUTH_KEYS = ("flow_gt", "vis_gt")
 
 # Synthetic ground-truth side files live here, inside a dataset root; real-data readers ignore it.
 SYNTHETIC_GT_DIR = "synthetic_gt"
-
-
-class DatasetFormatError(ValueError):
-    """A dataset file is missing, unreadable or malformed; the message names the file (and line)."""

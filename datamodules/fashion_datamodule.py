@@ -12,7 +12,7 @@ from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities import rank_zero_warn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
-from contract.sample import DatasetFormatError
+from contract.errors import DatasetFormatError
 from datamodules.augment import PairedAugmentation
 from datamodules.pose import KeypointMapEncoder
 from datamodules.predict_list import PredictionList

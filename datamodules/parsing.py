@@ -14,13 +14,8 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-from contract.sample import (
-    CIHP_TORSO_SKIN,
-    CIHP_TORSO_SKIN_DEFAULT,
-    MASK_GROUPS,
-    NUM_PARSE_LABELS,
-    DatasetFormatError,
-)
+from contract.errors import DatasetFormatError
+from contract.sample import CIHP_TORSO_SKIN, CIHP_TORSO_SKIN_DEFAULT, MASK_GROUPS, NUM_PARSE_LABELS
 
 LABEL_SETS = ("lip", "cihp")
 INDEX_PNG_MODES = ("L", "P")

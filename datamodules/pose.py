@@ -16,7 +16,8 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from contract.sample import BODY25_TO_COCO18, NUM_JOINTS, DatasetFormatError
+from contract.errors import DatasetFormatError
+from contract.sample import BODY25_TO_COCO18, NUM_JOINTS
 
 OPENPOSE_KEYS = ("pose_keypoints_2d", "pose_keypoints")  # OpenPose >= 1.2, OpenPose 1.0
 COCO18_VALUES = 3 * NUM_JOINTS  # 54

@@ -52,7 +52,8 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from contract.sample import NUM_JOINTS, DatasetFormatError
+from contract.errors import DatasetFormatError
+from contract.sample import NUM_JOINTS
 from datamodules.pose import KeypointMapEncoder, read_openpose_json
 from datamodules.readers.base import (
     DatasetReader,

@@ -26,8 +26,9 @@ import torch
 from lightning.pytorch import LightningDataModule
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
+from contract.errors import DatasetFormatError
 from contract.flow import resize_flow
-from contract.sample import SYNTHETIC_GT_DIR, DatasetFormatError
+from contract.sample import SYNTHETIC_GT_DIR
 from datamodules.fashion_datamodule import make_loader
 from datamodules.pose import KeypointMapEncoder
 from datamodules.readers.base import (

@@ -17,6 +17,7 @@ import torch
 from lightning.pytorch import LightningModule
 from lightning.pytorch.core.mixins.hparams_mixin import _given_hyperparameters
 
+from contract.errors import UserInputError
 from lightning_modules.stage import is_pretrained_key
 
 ModuleT = TypeVar("ModuleT", bound=LightningModule)
@@ -36,7 +37,7 @@ def own_hyperparameters() -> Iterator[None]:
         _given_hyperparameters.reset(token)
 
 
-class StageCheckpointError(RuntimeError):
+class StageCheckpointError(UserInputError, RuntimeError):
     """A stage checkpoint is missing or does not fit the module it should restore."""
 
 

@@ -32,8 +32,9 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor
 
+from contract.errors import DatasetFormatError
 from contract.flow import resize_flow
-from contract.sample import CIHP_TORSO_SKIN_DEFAULT, SYNTHETIC_GT_DIR, DatasetFormatError
+from contract.sample import CIHP_TORSO_SKIN_DEFAULT, SYNTHETIC_GT_DIR
 from datamodules.parsing import LABEL_SETS, cloth_agnostic_image, derived_masks, read_parsing
 from datamodules.pose import KeypointMapEncoder, read_openpose_json, rescale_keypoints
 

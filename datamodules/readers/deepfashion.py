@@ -32,7 +32,8 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from contract.sample import NUM_JOINTS, SYNTHETIC_GT_DIR, DatasetFormatError
+from contract.errors import DatasetFormatError
+from contract.sample import NUM_JOINTS, SYNTHETIC_GT_DIR
 from datamodules.pose import keypoints_from_yx, shift_keypoints
 from datamodules.readers.base import (
     SPLITS,

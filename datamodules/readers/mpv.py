@@ -22,7 +22,7 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path, PurePosixPath
 
-from contract.sample import DatasetFormatError
+from contract.errors import DatasetFormatError
 from datamodules.readers.base import (
     SPLITS,
     DatasetReader,

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from pathlib import Path, PurePosixPath
 
-from contract.sample import DatasetFormatError
+from contract.errors import DatasetFormatError
 from datamodules.readers.base import (
     SPLITS,
     DatasetReader,

@@ -9,7 +9,7 @@ import pytest
 import torch
 from lightning.pytorch import LightningModule, Trainer
 
-from contract.sample import DatasetFormatError
+from contract.errors import DatasetFormatError
 from datamodules.augment import JOINT_FLIP_PERMUTATION, LABEL_FLIP_PERMUTATION
 from datamodules.fashion_datamodule import EpochIndexSampler, FashionDataModule
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from contract.sample import DatasetFormatError
+from contract.errors import DatasetFormatError
 from datamodules.parsing import cloth_agnostic_image, derived_masks, read_parsing, to_lip_labels
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from contract.sample import DatasetFormatError
+from contract.errors import DatasetFormatError
 from datamodules.pose import (
     KeypointMapEncoder,
     coco18_from_openpose,

@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from contract.sample import DatasetFormatError
+from contract.errors import DatasetFormatError
 from datamodules.predict_list import PredictionList, read_keypoint_csv
 
 MPV = Path(__file__).resolve().parents[1] / "fixtures" / "mpv"

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from contract.sample import DatasetFormatError
+from contract.errors import DatasetFormatError
 from datamodules.readers.base import read_ground_truth, to_signed_unit
 
 

@@ -14,7 +14,7 @@ import pytest
 import torch
 from PIL import Image
 
-from contract.sample import DatasetFormatError
+from contract.errors import DatasetFormatError
 from datamodules.readers.deepfashion import DeepFashionReader, normalize_name
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "deepfashion"

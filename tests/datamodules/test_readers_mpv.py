@@ -12,7 +12,8 @@ import pytest
 import torch
 from PIL import Image
 
-from contract.sample import SAMPLE_KEYS, DatasetFormatError
+from contract.errors import DatasetFormatError
+from contract.sample import SAMPLE_KEYS
 from datamodules.pose import read_openpose_json
 from datamodules.readers.mpv import MPVReader
 

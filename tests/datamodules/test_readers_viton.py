@@ -12,7 +12,8 @@ import pytest
 import torch
 from PIL import Image
 
-from contract.sample import BODY25_TO_COCO18, DatasetFormatError
+from contract.errors import DatasetFormatError
+from contract.sample import BODY25_TO_COCO18
 from datamodules.pose import rescale_keypoints
 from datamodules.readers.viton import VitonHDReader, VitonReader
 

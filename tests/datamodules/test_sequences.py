@@ -14,8 +14,8 @@ import torch.nn.functional as F
 from PIL import Image
 from torch.utils.data import DataLoader
 
+from contract.errors import DatasetFormatError
 from contract.flow import warp
-from contract.sample import DatasetFormatError
 from datamodules.sequences import SequenceDataModule, SequenceDataset, SyntheticSequenceReader, VideoSequenceReader
 from datamodules.synthetic.dataset import SynthConfig, synthesize
 

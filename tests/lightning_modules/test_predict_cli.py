@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 from torch.utils.data import default_collate
 
-from contract.sample import DatasetFormatError
+from contract.errors import DatasetFormatError
 from datamodules.predict_list import PredictionList
 from lightning_modules.cli import run_cli as vton
 from lightning_modules.pipeline import TryOnPipeline

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 from collections.abc import Hashable
 
 import numpy as np
@@ -57,7 +58,8 @@ def make_loader(
     loader_class: type[DataLoader] = DataLoader,
 ) -> DataLoader:
     """The project's DataLoader: order from ``sampler`` only (training) or the dataset's order, never a dropped
-    last batch (every evaluation sample counts), persistent workers when there are any."""
+    last batch (every evaluation sample counts), persistent workers when there are any, which ignore Ctrl-C (the
+    main process handles it: ``lightning_modules.interrupt``)."""
     return loader_class(
         dataset,
         batch_size=batch_size,
@@ -67,7 +69,14 @@ def make_loader(
         pin_memory=pin_memory,
         persistent_workers=num_workers > 0,
         drop_last=False,
+        worker_init_fn=ignore_interrupts if num_workers > 0 else None,
     )
+
+
+def ignore_interrupts(worker_id: int) -> None:
+    """DataLoader ``worker_init_fn``: a worker ignores SIGINT, so Ctrl-C in a terminal (sent to the whole process
+    group) stops the main process alone, without a traceback per worker; workers end with it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 class FashionDataset(Dataset):

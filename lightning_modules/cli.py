@@ -8,16 +8,36 @@ resolves each file as it loads; Lightning issue 13607).
 
 GAN stages build their optimizers themselves from ``OptimizerCallable`` arguments (one per network),
 hence ``auto_configure_optimizers=False``.
+
+User mistakes end in one line on stderr and exit status 2, with no traceback (``VTON_DEBUG=1`` or ``--debug`` shows
+it): a key the config does not have (with the closest valid key, ``lightning_modules.parse_errors``), an image size
+the networks cannot take (checked after parsing, before anything is built: ``lightning_modules.image_size``), and
+every ``contract.errors.UserInputError`` raised while the run is built or runs (a data root that does not exist, a
+checkpoint that does not fit). Ctrl-C or SIGTERM during ``fit`` saves ``last.ckpt`` and prints how to resume
+(``lightning_modules.interrupt``).
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
+from argparse import ArgumentError
 from pathlib import Path
 
 import yaml
 from lightning.pytorch import LightningDataModule, LightningModule, Trainer
 from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
+from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+from contract.errors import ConfigError, UserInputError
+from lightning_modules.image_size import check_image_size
+from lightning_modules.interrupt import InterruptedRun
+from lightning_modules.parse_errors import explain_parse_error
+
+DEBUG_FLAG = "--debug"
+DEBUG_ENV = "VTON_DEBUG"
+EXIT_USER_ERROR, EXIT_INTERRUPTED, EXIT_TERMINATED = 2, 130, 143
 
 
 def git_revision() -> str:
@@ -51,6 +71,28 @@ class VtonCLI(LightningCLI):
         parser.set_defaults({"data": {"class_path": "datamodules.fashion_datamodule.FashionDataModule"}})
         parser.link_arguments("data.init_args.image_size", "model.init_args.image_size")
 
+    def parse_arguments(self, parser, args) -> None:  # noqa: ANN001 (jsonargparse parser and its args)
+        """LightningCLI's parsing, with a jsonargparse error turned into a one-line ``ConfigError``."""
+        try:
+            super().parse_arguments(parser, args)
+        except ArgumentError as error:
+            subcommands = getattr(parser, "_subcommands_action", None)
+            keys = [
+                action.dest
+                for sub in (subcommands._name_parser_map.values() if subcommands else [parser])
+                for action in sub._actions
+            ]
+            raise ConfigError(explain_parse_error(str(error), keys)) from error
+
+    def before_instantiate_classes(self) -> None:
+        config = self.config[self.subcommand] if self.subcommand else self.config
+        check_image_size(config.data.init_args.image_size, config.model.as_dict())
+
+    def instantiate_trainer(self, **kwargs) -> Trainer:  # noqa: ANN003 (LightningCLI's trainer arguments)
+        trainer = super().instantiate_trainer(**kwargs)
+        trainer.callbacks.insert(0, InterruptedRun())
+        return trainer
+
 
 def run_cli(args: list[str] | None = None, run: bool = True) -> VtonCLI:
     """Run the CLI and return it; ``args`` replaces ``sys.argv[1:]`` (tests), and DDP re-launches reuse ``sys.argv``
@@ -61,7 +103,7 @@ def run_cli(args: list[str] | None = None, run: bool = True) -> VtonCLI:
         LightningDataModule,
         subclass_mode_model=True,
         subclass_mode_data=True,
-        parser_kwargs={"parser_mode": "omegaconf+"},
+        parser_kwargs={"parser_mode": "omegaconf+", "exit_on_error": False},
         auto_configure_optimizers=False,
         save_config_callback=LoggedConfig if run else None,
         save_config_kwargs={"overwrite": True},
@@ -71,10 +113,38 @@ def run_cli(args: list[str] | None = None, run: bool = True) -> VtonCLI:
     )
 
 
+def user_error(error: BaseException) -> UserInputError | None:
+    """The ``UserInputError`` behind ``error`` (itself, or one it was raised from: jsonargparse wraps the errors of
+    the constructors it calls), or ``None``."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, UserInputError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
 def main(args: list[str] | None = None) -> None:
     """The ``vton`` command: ``run_cli``, returning nothing, so that the console script (``sys.exit(main())``)
-    exits with status 0 after a run."""
-    run_cli(args)
+    exits with status 0 after a run; user mistakes and interruptions end in one line (module docstring)."""
+    argv = sys.argv if args is None else args
+    if DEBUG_FLAG in argv:  # removed in place: DDP re-launches reuse sys.argv and inherit the environment
+        argv[:] = [arg for arg in argv if arg != DEBUG_FLAG]
+        os.environ[DEBUG_ENV] = "1"
+    debug = os.environ.get(DEBUG_ENV, "") not in ("", "0")
+    try:
+        run_cli(args)
+    except SIGTERMException:  # InterruptedRun has printed where it saved
+        sys.exit(EXIT_TERMINATED)
+    except KeyboardInterrupt:  # before or after the trainer's own handling
+        print("vton: interrupted", file=sys.stderr)
+        sys.exit(EXIT_INTERRUPTED)
+    except Exception as error:
+        mistake = user_error(error)
+        if mistake is None or debug:
+            raise
+        print(f"vton: error: {mistake}", file=sys.stderr)
+        sys.exit(EXIT_USER_ERROR)
 
 
 if __name__ == "__main__":

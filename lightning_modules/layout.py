@@ -35,6 +35,7 @@ from lightning.pytorch.cli import OptimizerCallable
 from torch import Tensor, nn
 from torchmetrics.classification import BinaryJaccardIndex
 
+from contract.errors import ConfigError
 from contract.sample import MASK_GROUPS, NUM_JOINTS, NUM_PARSE_LABELS
 from datamodules.visualize import parse_to_color
 from lightning_modules.encoding import drop_channels, label_mask, one_hot_parse
@@ -117,9 +118,9 @@ class LayoutModule(StageModule):
     ) -> None:
         super().__init__()
         if variant not in VARIANTS:
-            raise ValueError(f"LayoutModule: unknown variant {variant!r}; expected one of {VARIANTS}")
+            raise ConfigError(f"LayoutModule: unknown variant {variant!r}; expected one of {VARIANTS}")
         if mask_loss not in ("l1", "coattention"):
-            raise ValueError(f"LayoutModule: mask_loss must be 'l1' or 'coattention', got {mask_loss!r}")
+            raise ConfigError(f"LayoutModule: mask_loss must be 'l1' or 'coattention', got {mask_loss!r}")
         # Under LightningCLI the factories are saved as their class_path/init_args config, so
         # ``load_from_checkpoint`` rebuilds the same networks.
         self.save_hyperparameters()

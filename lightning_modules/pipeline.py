@@ -35,6 +35,7 @@ from collections.abc import Callable
 from lightning.pytorch.cli import OptimizerCallable
 from torch import Tensor, nn
 
+from contract.errors import ConfigError
 from contract.sample import MASK_GROUPS
 from datamodules.visualize import parse_to_color
 from lightning_modules.checkpoints import load_stage
@@ -105,7 +106,7 @@ class TryOnPipeline(StageModule):
     ) -> None:
         super().__init__()
         if task not in TASKS:
-            raise ValueError(f"TryOnPipeline: task must be one of {TASKS}, got {task!r}")
+            raise ConfigError(f"TryOnPipeline: task must be one of {TASKS}, got {task!r}")
         self.save_hyperparameters(ignore=["stages"])
         self.automatic_optimization = False
         self.task = task
@@ -119,7 +120,7 @@ class TryOnPipeline(StageModule):
         given = dict(stages or {})
         unknown = sorted(set(given) - set(STAGES))
         if unknown:
-            raise ValueError(f"TryOnPipeline: unknown stages {unknown}; expected names from {STAGES}")
+            raise ConfigError(f"TryOnPipeline: unknown stages {unknown}; expected names from {STAGES}")
         paths = {
             "layout": layout_checkpoint,
             "warp": warp_checkpoint,
@@ -175,20 +176,22 @@ class TryOnPipeline(StageModule):
         required = ("layout", "warp", "synthesis") if self.task == "tryon" else ("refine",)
         for name in required:
             if self.stage(name) is None:
-                raise ValueError(f"TryOnPipeline ({self.task}): {STAGE_NAMES[name]} is required; set {name}_checkpoint")
+                raise ConfigError(
+                    f"TryOnPipeline ({self.task}): {STAGE_NAMES[name]} is required; set {name}_checkpoint"
+                )
         if self.task == "tryon":
             if self.layout.variant != "spg":
-                raise ValueError(f"{STAGE_NAMES['layout']}: the try-on chain needs variant 'spg' (G2's coarse "
+                raise ConfigError(f"{STAGE_NAMES['layout']}: the try-on chain needs variant 'spg' (G2's coarse "
                                  f"image feeds stage 3), got {self.layout.variant!r}")  # fmt: skip
             if self.warp.variant == "flow":
-                raise ValueError(f"{STAGE_NAMES['warp']}: the try-on chain needs variant 'cascade' or 'tps'")
+                raise ConfigError(f"{STAGE_NAMES['warp']}: the try-on chain needs variant 'cascade' or 'tps'")
         if self.refine is not None and bool(self.refine.hparams.fusion) != (self.task == "tryon"):
             want = "fusion=True (it fuses stage 3's result)" if self.task == "tryon" else "fusion=False"
-            raise ValueError(f"{STAGE_NAMES['refine']}: the {self.task} chain needs a stage 4 trained with {want}")
+            raise ConfigError(f"{STAGE_NAMES['refine']}: the {self.task} chain needs a stage 4 trained with {want}")
         for name in self.active_stages:
             size = tuple(int(v) for v in self.stage(name).hparams.image_size)
             if size != tuple(int(v) for v in image_size):
-                raise ValueError(f"{STAGE_NAMES[name]}: trained at image_size {list(size)}, the data gives "
+                raise ConfigError(f"{STAGE_NAMES[name]}: trained at image_size {list(size)}, the data gives "
                                  f"{list(image_size)}")  # fmt: skip
 
     def _default_test_metrics(self) -> list[str]:
@@ -302,7 +305,7 @@ class TryOnPipeline(StageModule):
             if d_params:
                 d_groups.append({"params": d_params, "name": name})
         if not g_groups:
-            raise ValueError("TryOnPipeline: every stage is frozen (stage_lrs all 0); nothing to fine-tune")
+            raise ConfigError("TryOnPipeline: every stage is frozen (stage_lrs all 0); nothing to fine-tune")
         optimizers = [self.g_optimizer(g_groups)]
         if d_groups:
             optimizers.append(self.d_optimizer(d_groups))

@@ -31,6 +31,7 @@ from lightning.pytorch.callbacks import BasePredictionWriter
 from PIL import Image
 from torch import Tensor
 
+from contract.errors import ConfigError
 from datamodules.visualize import make_grid
 
 GRID_DIR = "grids"
@@ -80,7 +81,7 @@ class PredictionWriter(BasePredictionWriter):
     def __init__(self, out_dir: str = "outputs/predict", grids: bool = True, frame_duration_ms: int = 100) -> None:
         super().__init__(write_interval="batch")
         if frame_duration_ms <= 0:
-            raise ValueError(f"PredictionWriter: frame_duration_ms must be positive, got {frame_duration_ms}")
+            raise ConfigError(f"PredictionWriter: frame_duration_ms must be positive, got {frame_duration_ms}")
         self.out_dir = Path(out_dir)
         self.grids = grids
         self.frame_duration_ms = frame_duration_ms

@@ -50,6 +50,7 @@ from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor, nn
 from torchmetrics import Metric
 
+from contract.errors import ConfigError
 from contract.sample import NUM_JOINTS
 from datamodules.visualize import flow_to_color, vis_to_color
 from lightning_modules.checkpoints import load_stage
@@ -177,7 +178,7 @@ class RefineModule(StageModule):
     ) -> None:
         super().__init__()
         if variant not in VARIANTS:
-            raise ValueError(f"RefineModule: unknown variant {variant!r}; expected one of {VARIANTS}")
+            raise ConfigError(f"RefineModule: unknown variant {variant!r}; expected one of {VARIANTS}")
         self.save_hyperparameters()
         self.automatic_optimization = False
         self.variant = variant
@@ -244,7 +245,7 @@ class RefineModule(StageModule):
         else:
             stage2 = load_stage(checkpoint, WarpModule, "stage 2 (warp)")
             if not hasattr(stage2, "flow_regressor"):
-                raise ValueError(
+                raise ConfigError(
                     f"stage 2 (warp): checkpoint {checkpoint!r} is variant {stage2.variant!r}; stage 4's intrinsic "
                     "flow needs variant 'flow'"
                 )

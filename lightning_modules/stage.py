@@ -17,6 +17,8 @@ from torch import Tensor
 from torch.optim import Optimizer
 from torchvision.utils import make_grid, save_image
 
+from contract.errors import ConfigError
+
 # State-dict keys of frozen pretrained backbones (loaded from their own files at construction, e.g. VGG19):
 # kept out of checkpoints (80 MB each) and refilled from the constructed module when a checkpoint loads.
 PRETRAINED_KEY_MARKERS = (".vgg.",)
@@ -37,7 +39,7 @@ def merge_loss_weights(
     weights = dict(defaults)
     for name, value in (overrides or {}).items():
         if name not in weights:
-            raise ValueError(f"{argument}: unknown {item} {name!r}; this {'chain' if item == 'stage' else 'stage'} "
+            raise ConfigError(f"{argument}: unknown {item} {name!r}; this {'chain' if item == 'stage' else 'stage'} "
                              f"has {sorted(weights)}")  # fmt: skip
         weights[name] = float(value)
     return weights

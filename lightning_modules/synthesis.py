@@ -51,6 +51,7 @@ from kornia.augmentation import RandomErasing
 from lightning.pytorch.cli import OptimizerCallable
 from torch import Tensor, nn
 
+from contract.errors import ConfigError
 from contract.flow import warp
 from contract.sample import MASK_GROUPS, NUM_JOINTS
 from lightning_modules.checkpoints import load_stage
@@ -175,11 +176,11 @@ class SynthesisModule(StageModule):
             ("head_parsing", head_parsing, HEAD_PARSINGS),
         ):
             if value not in valid:
-                raise ValueError(f"SynthesisModule: {name} must be one of {valid}, got {value!r}")
+                raise ConfigError(f"SynthesisModule: {name} must be one of {valid}, got {value!r}")
         if head_parsing == "predicted" and layout_checkpoint is None:
-            raise ValueError("SynthesisModule: head_parsing='predicted' needs a stage-1 layout_checkpoint")
+            raise ConfigError("SynthesisModule: head_parsing='predicted' needs a stage-1 layout_checkpoint")
         if not 0 <= erase_probability <= 1:
-            raise ValueError(f"SynthesisModule: erase_probability must lie in [0, 1], got {erase_probability}")
+            raise ConfigError(f"SynthesisModule: erase_probability must lie in [0, 1], got {erase_probability}")
         self.save_hyperparameters()
         self.automatic_optimization = False
         self.variant = variant
@@ -193,12 +194,12 @@ class SynthesisModule(StageModule):
         if warp_checkpoint is not None:
             self.cloth_warper = load_stage(warp_checkpoint, WarpModule, "stage 2 (warp)")
         if self.layout is not None and self.layout.variant != "spg":
-            raise ValueError(
+            raise ConfigError(
                 f"stage 1 (layout): checkpoint {layout_checkpoint!r} is variant {self.layout.variant!r}; "
                 "stage 3 needs the coarse image of variant 'spg'"
             )
         if self.cloth_warper is not None and self.cloth_warper.variant == "flow":
-            raise ValueError(
+            raise ConfigError(
                 f"stage 2 (warp): checkpoint {warp_checkpoint!r} is variant 'flow', which warps no cloth; "
                 "stage 3 needs 'cascade' or 'tps'"
             )

@@ -35,6 +35,7 @@ from lightning.pytorch.cli import OptimizerCallable
 from torch import Tensor, nn
 from torchmetrics.classification import BinaryJaccardIndex
 
+from contract.errors import ConfigError
 from datamodules.parsing import cloth_agnostic_image
 from lightning_modules.checkpoints import load_stage, own_hyperparameters
 from lightning_modules.layout import paper_adam
@@ -145,7 +146,7 @@ class TemporalSynthesisModule(StageModule):
     ) -> None:
         super().__init__()
         if n_frames < 2:
-            raise ValueError(f"TemporalSynthesisModule: n_frames must be >= 2, got {n_frames}")
+            raise ConfigError(f"TemporalSynthesisModule: n_frames must be >= 2, got {n_frames}")
         self.save_hyperparameters()
         self.automatic_optimization = False
         self.g_optimizer, self.d_optimizer, self.mask_optimizer = g_optimizer, d_optimizer, mask_optimizer
@@ -163,7 +164,7 @@ class TemporalSynthesisModule(StageModule):
         if flow_checkpoint is not None:
             self.flow_estimator = load_stage(flow_checkpoint, WarpModule, "stage 2 (flow)")
             if self.flow_estimator.variant != "flow":
-                raise ValueError(
+                raise ConfigError(
                     f"stage 2 (flow): checkpoint {flow_checkpoint!r} is variant {self.flow_estimator.variant!r}; "
                     "the frame-to-frame flow needs variant 'flow'"
                 )
@@ -201,7 +202,7 @@ class TemporalSynthesisModule(StageModule):
             lacking = [name for name in VGG_LOSSES if synthesis.uses(name) and not hasattr(synthesis, "vgg")]
             lacking += ["id"] if synthesis.uses("id") and synthesis.face_embedder is None else []
             if lacking:
-                raise ValueError(
+                raise ConfigError(
                     f"TemporalSynthesisModule: spatial_loss_weights switch on {lacking}, which need a network that "
                     f"stage-3 checkpoint {path!r} was built without; train stage 3 with them or leave them off"
                 )
@@ -214,7 +215,7 @@ class TemporalSynthesisModule(StageModule):
                     require_pretrained_vgg=require_pretrained_vgg,
                 )  # fmt: skip
         if synthesis.cloth_warper is None and synthesis.hparams.cloth_source == "flow_gt":
-            raise ValueError(
+            raise ConfigError(
                 "TemporalSynthesisModule: stage 3 uses cloth_source='flow_gt' (source -> target flow), which sequence "
                 "windows do not have; use a stage 3 with cloth_source='target' or a warp_checkpoint"
             )
@@ -227,7 +228,7 @@ class TemporalSynthesisModule(StageModule):
             raise KeyError("TemporalSynthesisModule: expected a SequenceDataModule batch with 'img' [B, T, 3, H, W]")
         batch_size, steps = batch["img"].shape[:2]
         if steps != self.hparams.n_frames:
-            raise ValueError(
+            raise ConfigError(
                 f"TemporalSynthesisModule: windows of {steps} frames, but model n_frames={self.hparams.n_frames}; set "
                 "data.n_frames and model.init_args.n_frames alike"
             )

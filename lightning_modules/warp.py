@@ -33,6 +33,7 @@ import torch
 from lightning.pytorch.cli import OptimizerCallable
 from torch import Tensor, nn
 
+from contract.errors import ConfigError
 from contract.flow import warp
 from contract.sample import MASK_GROUPS, NUM_JOINTS
 from datamodules.visualize import flow_to_color, vis_to_color
@@ -114,11 +115,13 @@ class WarpModule(StageModule):
     ) -> None:
         super().__init__()
         if variant not in VARIANTS:
-            raise ValueError(f"WarpModule: unknown variant {variant!r}; expected one of {VARIANTS}")
+            raise ConfigError(f"WarpModule: unknown variant {variant!r}; expected one of {VARIANTS}")
         if epe_region not in EPE_REGIONS:
-            raise ValueError(f"WarpModule: epe_region must be one of {EPE_REGIONS}, got {epe_region!r}")
+            raise ConfigError(f"WarpModule: epe_region must be one of {EPE_REGIONS}, got {epe_region!r}")
         if variant == "flow" and layout_checkpoint is not None:
-            raise ValueError("WarpModule: layout_checkpoint feeds the cloth variants only; the flow variant has no use")
+            raise ConfigError(
+                "WarpModule: layout_checkpoint feeds the cloth variants only; the flow variant has no use"
+            )
         self.save_hyperparameters()
         self.variant = variant
         self.image_size = (int(image_size[0]), int(image_size[1]))

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Mapping
+from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor, nn
@@ -100,6 +101,11 @@ class ResNetGenerator(nn.Module):
             ConvNormAct(out_channels, out_channels, 3, norm="none", act="tanh"),  # Conv10
             nn.Conv2d(out_channels, out_channels, 1),  # Conv11
         )
+
+    @staticmethod
+    def size_multiple(args: Mapping[str, Any]) -> int:
+        """What ``H`` and ``W`` must be multiples of for the constructor arguments ``args`` (defaults filled in)."""
+        return 2 ** int(args["n_down"])
 
     def forward(self, x: Tensor) -> Tensor | ImageMask:
         """``x [B, in_channels, H, W]`` -> see ``head`` in the class docstring (same ``H, W``)."""

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -53,6 +56,11 @@ class PoseEncoder(nn.Module):
                 for k in range(num_layers)
             )
         )
+
+    @staticmethod
+    def size_multiple(args: Mapping[str, Any]) -> int:
+        """What ``H`` and ``W`` must be multiples of for the constructor arguments ``args`` (defaults filled in)."""
+        return 2 ** int(args["n_down"])
 
     def forward(self, pose: Tensor) -> Tensor:
         """``[B, in_channels, H, W]`` -> ``[B, m, H / 2**n_down, W / 2**n_down]``, unit norm over ``m``."""

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import NamedTuple
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor, nn
@@ -77,6 +77,12 @@ class Refiner(nn.Module):
             *ups,
             ConvNormAct(in_ch, image_channels, 3, norm="none", act="tanh"),
         )
+
+    @staticmethod
+    def size_multiple(args: Mapping[str, Any]) -> int:
+        """What ``H`` and ``W`` must be multiples of for the constructor arguments ``args`` (defaults filled in):
+        one halving per entry of ``widths``."""
+        return 2 ** len(args["widths"])
 
     def forward(self, source: Tensor, flow: Tensor, guide: Tensor | None = None) -> RefinerOutput:
         """``source [B, 3, H, W]`` in [-1, 1], ``flow [B, 2, H, W]`` pixels (target -> source), ``guide

@@ -16,8 +16,10 @@ Eq. 1-4 losses on it; its inputs and layers are in the main paper, which the pro
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import inspect
+from collections.abc import Callable, Mapping
 from functools import partial
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -47,6 +49,14 @@ class SequenceMaskNet(nn.Module):
         self.n_previous = n_previous
         self.pose_channels = pose_channels
         self.net = (generator or partial(ResNetGenerator, head="plain"))(n_previous + pose_channels, 1)
+
+    @staticmethod
+    def size_multiple(args: Mapping[str, Any]) -> int:
+        """What ``H`` and ``W`` must be multiples of for the constructor arguments ``args``: the default generator's
+        (a configured one states its own)."""
+        if args["generator"] is not None:
+            return 1
+        return 2 ** inspect.signature(ResNetGenerator).parameters["n_down"].default
 
     def forward(self, previous_masks: Tensor, next_pose: Tensor) -> Tensor:
         """``previous_masks [B, n_previous, 1, H, W]`` (oldest first, in [0, 1]) and ``next_pose [B, P, H, W]`` ->

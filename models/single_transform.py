@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import inspect
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from torch import Tensor, nn
 
@@ -56,6 +58,14 @@ class SingleTransform(nn.Module):
         self.image_size = (height, width)
         self.feature_size = (height // factor, width // factor)
         self.flow_head = FlowHead(self.feature_size[0] * self.feature_size[1], head_widths, head_kernel_size)
+
+    @staticmethod
+    def size_multiple(args: Mapping[str, Any]) -> int:
+        """What ``H`` and ``W`` must be multiples of for the constructor arguments ``args``: the default pose
+        encoder's (a configured one states its own)."""
+        if args["pose_encoder"] is not None:
+            return 1
+        return 2 ** inspect.signature(PoseEncoder).parameters["n_down"].default
 
     def filtered_correlation(self, src_pose: Tensor, tgt_pose: Tensor) -> Tensor:
         """Steps 1-3 and Eq. 2: ``Q_gamma [B, h * w, h, w]`` (source positions x target grid)."""

@@ -147,7 +147,8 @@ class FashionDataModule(LightningDataModule):
     pose and parsing, ``PREDICT_REQUIRED_COLUMNS``). Validation, test and predict loaders keep the last partial batch.
 
     Exact resume: the checkpoint state (``state_dict``) holds the epoch and the number of training batches of it
-    that the fit loop has taken (``batch_progress.current.ready``; the loader itself runs one batch ahead). After
+    that the fit loop has trained on (``batch_progress.current.processed``: a batch cut short by Ctrl-C is not one
+    of them and is trained on after the resume; the loader itself runs one batch ahead). After
     ``load_state_dict`` the next ``train_dataloader`` starts that epoch's order after those batches, without
     loading them; later epochs start at their beginning. Same ``batch_size`` and number of processes assumed.
 
@@ -309,7 +310,7 @@ class FashionDataModule(LightningDataModule):
         if trainer is None or trainer.state.fn != TrainerFn.FITTING:
             return {}
         epoch = trainer.current_epoch
-        batches = trainer.fit_loop.epoch_loop.batch_progress.current.ready
+        batches = trainer.fit_loop.epoch_loop.batch_progress.current.processed
         if batches >= trainer.num_training_batches:
             epoch, batches = epoch + 1, 0
         return {"epoch": int(epoch), "batches": int(batches)}

@@ -1,7 +1,9 @@
-"""The ``vton`` CLI (lightning_modules/cli.py): every run records its resolved config and the git revision."""
+"""The ``vton`` CLI (lightning_modules/cli.py): every run records its resolved config and the git revision; user
+mistakes end in one line and exit status 2, bugs keep their traceback."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -9,6 +11,7 @@ import pytest
 import yaml
 
 import lightning_modules.cli as cli
+from lightning_modules.checkpoints import StageCheckpointError
 from lightning_modules.cli import git_revision
 
 REPO = Path(__file__).resolve().parents[2]
@@ -40,3 +43,36 @@ def test_the_console_command_returns_nothing_so_a_finished_run_exits_with_status
     with pytest.raises(SystemExit) as exit_info:
         raise SystemExit(cli.main(["fit", "-c", "some.yaml"]))
     assert exit_info.value.code is None and calls == [["fit", "-c", "some.yaml"]]
+
+
+def run_main(capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str]:
+    """``vton <args>`` in this process: its exit status and what it wrote to stderr."""
+    with pytest.raises(SystemExit) as stop:
+        cli.main(list(args))
+    return stop.value.code, capsys.readouterr().err
+
+
+def test_a_user_mistake_is_one_line_and_exit_status_2(capsys) -> None:
+    code, err = run_main(capsys, "fit", "-c", str(REPO / "configs/stage1_layout.yaml"), "--traner.max_steps", "3")
+    assert code == 2
+    assert err.splitlines()[-1] == "vton: error: traner.max_steps: unknown key; did you mean trainer.max_steps?"
+    assert "Traceback" not in err
+
+
+def test_an_error_raised_while_the_module_is_built_is_found_behind_jsonargparse(capsys, monkeypatch) -> None:
+    monkeypatch.delenv("VTON_DEBUG", raising=False)
+    config = str(REPO / "configs/stage2_warp_tps.yaml")
+    code, err = run_main(capsys, "fit", "-c", config, "--model.init_args.layout_checkpoint", "/nonexistent.ckpt")
+    assert code == 2
+    assert err.splitlines()[-1] == "vton: error: stage 1 (layout): checkpoint '/nonexistent.ckpt' not found"
+    assert "Traceback" not in err
+    with pytest.raises(ValueError) as raised:  # --debug: the exception itself, for the traceback
+        cli.main(["fit", "-c", config, "--model.init_args.layout_checkpoint", "/nonexistent.ckpt", "--debug"])
+    assert isinstance(cli.user_error(raised.value), StageCheckpointError)
+    assert os.environ["VTON_DEBUG"] == "1"  # what a DDP re-launch inherits
+
+
+def test_a_bug_keeps_its_traceback(monkeypatch) -> None:
+    monkeypatch.setattr(cli, "run_cli", lambda args=None: [][1])
+    with pytest.raises(IndexError):
+        cli.main(["fit"])

@@ -108,3 +108,13 @@ def test_tiny_generator_overfits_one_batch() -> None:
         optimizer.step()
         losses.append(loss.item())
     assert losses[-1] < 0.4 * losses[0], losses
+
+
+@pytest.mark.parametrize("n_down", [2, 3])
+def test_size_multiple_is_the_size_the_forward_pass_takes(n_down) -> None:
+    net = ResNetGenerator(3, 1, base_width=2, n_down=n_down, n_blocks=1, head="plain")
+    multiple = ResNetGenerator.size_multiple({"n_down": n_down})
+    assert multiple == 2**n_down
+    assert net(torch.rand(1, 3, 3 * multiple, 2 * multiple)).shape[-2:] == (3 * multiple, 2 * multiple)
+    with pytest.raises(ValueError, match=f"divisible by {multiple}"):
+        net(torch.rand(1, 3, 3 * multiple + multiple // 2, 2 * multiple))

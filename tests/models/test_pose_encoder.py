@@ -38,3 +38,12 @@ def test_bad_inputs_are_named() -> None:
         encoder(torch.zeros(1, 18, 62, 48))
     with pytest.raises(ValueError, match="n_down < num_layers"):
         PoseEncoder(num_layers=2, n_down=2)
+
+
+def test_size_multiple_is_the_size_the_forward_pass_takes() -> None:
+    net = PoseEncoder(width=4, num_layers=4, n_down=2)
+    multiple = PoseEncoder.size_multiple({"n_down": 2})
+    assert multiple == 4
+    assert net(torch.rand(1, 18, 5 * multiple, 3 * multiple)).shape[-2:] == (5, 3)
+    with pytest.raises(ValueError, match="divisible by 4"):
+        net(torch.rand(1, 18, 5 * multiple + 2, 3 * multiple))

@@ -62,3 +62,13 @@ def test_fusion_uses_the_guide_and_requires_it() -> None:
         tiny_refiner()(source, flow, torch.zeros(1, 3, 16, 12))
     with pytest.raises(ValueError, match=r"divisible by 4, got \(18, 12\)"):
         tiny_refiner()(torch.zeros(1, 3, 18, 12), torch.zeros(1, 2, 18, 12))
+
+
+def test_size_multiple_is_the_size_the_forward_pass_takes() -> None:
+    net = Refiner(widths=(4, 8, 8), num_blocks=1)
+    multiple = Refiner.size_multiple({"widths": (4, 8, 8)})
+    assert multiple == 8
+    source = torch.rand(1, 3, 3 * multiple, 2 * multiple)
+    assert net(source, torch.zeros(1, 2, *source.shape[-2:])).image.shape == source.shape
+    with pytest.raises(ValueError, match="divisible by 8"):
+        net(torch.rand(1, 3, 3 * multiple + 4, 2 * multiple), torch.zeros(1, 2, 3 * multiple + 4, 2 * multiple))

@@ -72,3 +72,12 @@ def test_bad_input_is_named() -> None:
         net.rollout(torch.rand(1, 2, 1, 16, 12), torch.rand(1, 2, 18, 16, 12))
     with pytest.raises(ValueError, match="n_previous"):
         SequenceMaskNet(0, TINY)
+
+
+def test_size_multiple_of_the_default_generator_is_what_the_forward_pass_takes() -> None:
+    multiple = SequenceMaskNet.size_multiple({"generator": None})
+    net = SequenceMaskNet(2)
+    assert multiple == 2**net.net.n_down == 8
+    assert SequenceMaskNet.size_multiple({"generator": {"class_path": "models.generator.ResNetGenerator"}}) == 1
+    with pytest.raises(ValueError, match="divisible by 8"):
+        net(torch.rand(1, 2, 1, 2 * multiple + 4, multiple), torch.rand(1, 18, 2 * multiple + 4, multiple))

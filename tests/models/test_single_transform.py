@@ -93,3 +93,11 @@ def test_affine_task_training_recovers_a_pure_translation() -> None:
     zero_flow_epe = 10.0  # |(-8, 6)|
     print(f"translation end-point error {epe:.2f} px (zero flow: {zero_flow_epe})")
     assert epe < 0.3 * zero_flow_epe, f"end-point error {epe:.2f} px for a 10 px translation"
+
+
+def test_size_multiple_of_the_default_pose_encoder_is_what_the_constructor_takes() -> None:
+    multiple = SingleTransform.size_multiple({"pose_encoder": None})
+    assert multiple == 2 ** PoseEncoder().n_down == 4
+    assert SingleTransform.size_multiple({"pose_encoder": {"class_path": "models.pose_encoder.PoseEncoder"}}) == 1
+    with pytest.raises(ValueError, match="not divisible by 4"):
+        SingleTransform((4 * multiple + 2, 4 * multiple))

@@ -9,9 +9,13 @@ Variants (``variant``):
   adversarial ``L_g`` (Eq. 6; weight lambda1 = 0.1) and the affine-preserving ``L_aff`` (Eq. 7; lambda2 = 0.001).
   The two tasks alternate (Sec. 3.1.1, step 7): with ``alternate_tasks`` odd batches are task (1), a random affine
   map of the target pose and ``lambda2 L_aff`` alone (``train/affine/*``), even batches task (2), reconstruction with
-  ``L_per + lambda1 L_g`` (``train/g/*``); without it every batch minimises Eq. 8 whole. Appendix B's optional
-  schedule (``two_phase_epoch``): before that epoch no adversarial loss and every generator learning rate 1e-6,
-  from it the refining decoder at 1e-4 and the rest at 1e-8 (``phase_lrs``).
+  ``L_per + lambda1 L_g`` (``train/g/*``); without it every batch minimises Eq. 8 whole. Our choice where the paper
+  is silent: the two tasks are two minimisations (Fig. 1), so task (1) steps its own optimizer (the generator's
+  factory, over ``W``'s parameters: the only ones ``L_aff`` reaches). Sharing the reconstruction steps' Adam state
+  made the affine steps inert: their moments were dominated by the far larger reconstruction gradients, so a step
+  on ``0.001 L_aff`` mostly replayed the last reconstruction step. Appendix B's optional schedule
+  (``two_phase_epoch``): before that epoch no adversarial loss and every generator learning rate 1e-6 (the affine
+  task's too), from it the refining decoder at 1e-4 and the rest (``W``, the affine task) at 1e-8 (``phase_lrs``).
 - ``"intrinsic_flow"`` (seed 004): the stage-2 ``FlowRegressor`` (frozen; ``flow_checkpoint``) gives ``F`` and
   ``V``; ``models.intrinsic_generator`` renders ``x_tilde`` (dual-path U-Net, feature warping, visibility gating)
   and ``x_hat = z x_w + (1 - z) x_tilde`` (pixel warping). Losses (Eq. 7): vanilla conditional GAN with a PatchGAN
@@ -362,28 +366,39 @@ class RefineModule(StageModule):
             decoder_ids = {id(p) for p in decoder}
             rest = [*self.warping.parameters(), *(p for p in self.refiner.parameters() if id(p) not in decoder_ids)]
             g_opt = self.g_optimizer([{"params": decoder}, {"params": rest}])
+            if self.affine_task_alternates:  # task (1) of seed 002: its own optimizer state (module docstring)
+                affine_opt = self.g_optimizer(self.warping.parameters())
+                return [g_opt, self.d_optimizer(self.discriminator.parameters()), affine_opt]
         else:
             g_opt = self.g_optimizer(self.generator.parameters())
         return [g_opt, self.d_optimizer(self.discriminator.parameters())]
+
+    @property
+    def affine_task_alternates(self) -> bool:
+        """Seed 002's task (1) runs on its own batches (``alternate_tasks`` with ``L_aff`` switched on)."""
+        return self.variant == "single_transform" and self.uses("aff") and self.hparams.alternate_tasks
 
     def on_train_epoch_start(self) -> None:
         if self.variant == "single_transform" and self.hparams.two_phase_epoch is not None:
             first, decoder_lr, rest_lr = self.hparams.phase_lrs
             in_first = self.current_epoch < self.hparams.two_phase_epoch
-            g_opt = self.optimizers()[0].optimizer
+            optimizers = self.optimizers()
+            g_opt = optimizers[0].optimizer
             g_opt.param_groups[0]["lr"] = first if in_first else decoder_lr
             g_opt.param_groups[1]["lr"] = first if in_first else rest_lr
+            if self.affine_task_alternates:  # W alone: "the remaining parts"
+                optimizers[2].optimizer.param_groups[0]["lr"] = first if in_first else rest_lr
         if self.pixel_warping_phase:
             for net in self.feature_path:
                 net.requires_grad_(False)
                 net.eval()
 
     def training_step(self, batch: dict, batch_idx: int) -> None:
-        g_opt, d_opt = self.optimizers()
+        g_opt, d_opt, *affine_opt = self.optimizers()
         clip = self.hparams.grad_clip
         affine_task = self.variant == "single_transform" and self.uses("aff")
-        if affine_task and self.hparams.alternate_tasks and batch_idx % 2 == 1:
-            self.update(g_opt, self.weighted_total(self.affine_losses(batch), "affine"), clip)
+        if self.affine_task_alternates and batch_idx % 2 == 1:
+            self.update(affine_opt[0], self.weighted_total(self.affine_losses(batch), "affine"), clip)
             return
         out = self(batch)
         if self.adversarial_active:

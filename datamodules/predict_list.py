@@ -1,9 +1,13 @@
-"""``PredictionList``: the inputs of ``vton predict`` from a CSV list file, as contract samples.
+"""``PredictionList``: the inputs of ``vton predict`` from a list file, as contract samples.
 
 The list is a CSV file with a header; paths are relative to the list file's folder (absolute paths also work)::
 
-    person,cloth,pose,person_pose,parsing,cloth_mask,name
-    people/a.jpg,clothes/shirt.jpg,poses/walk_keypoints.json,people/a_keypoints.json,people/a_parse.png,,a_shirt
+    person,cloth,pose,person_pose,parsing,cloth_mask,name,label_set
+    people/a.jpg,clothes/shirt.jpg,poses/walk_keypoints.json,people/a_keypoints.json,people/a_parse.png,,a_shirt,cihp
+
+or an MPV demo list, the ``person_image keypoint_json cloth_image [split]`` lines public MPV code ships (DTLD's
+``demo/demo.txt``), over an MPV root in the DTLD layout (``datamodules.mpv_demo_list``: where the names resolve); a
+list whose first line has 3 or 4 whitespace-separated names, the second a ``.json``, is read as one.
 
 ============  ========  =====================================================================================
 column        needed    meaning
@@ -14,13 +18,24 @@ pose          yes       the target pose ``p_t``: OpenPose JSON (COCO-18 or BODY_
                         keypoint CSV (below), in pixels of an image the size of ``person``; or a folder of
                         OpenPose JSONs, a pose sequence (below)
 person_pose   optional  the source pose ``p_s`` (a JSON or CSV file); without it every source joint is missing
-parsing       optional  LIP-20 index PNG of ``person`` (gives ``src_parse``, masks and the cloth-agnostic image);
-                        without it the parsing is all background and ``meta["has_parse"] = "0"``
+parsing       optional  LIP or CIHP index PNG of ``person`` (gives ``src_parse``, masks and the cloth-agnostic
+                        image); without it the parsing is all background and ``meta["has_parse"] = "0"``
 cloth_mask    optional  grey mask of ``cloth`` (cloth where >= ``mask_threshold``, 128 as CP-VTON); without it
                         the mask is the garment's non-white area: any channel below ``white_threshold`` (240),
                         the rule of the DeepFashion reader, for garments shot on a white background
 name          optional  output name (no extension; unique); default ``<person stem>_<cloth stem>_<pose stem>``
+label_set     optional  the label set of ``parsing``, ``lip`` or ``cihp`` (``datamodules.parsing``: CIHP's 10,
+                        torso skin, becomes ``torso_skin_label``); empty: chosen as below
 ============  ========  =====================================================================================
+
+Label sets: each row's parsing is read with the first of (1) its ``label_set`` column, (2) the set of the dataset
+layout its file lies in (``datamodules.parsing_layouts``: ``parse_cihp/`` is ``cihp``, VITON's ``image-parse/``
+``lip``, ...), (3) the list's ``parse_label_set`` (``FashionDataModule`` passes the data config's: its
+``reader_options.parse_label_set``, ``auto`` resolved as its reader does, e.g. ``cihp`` for an MPV root in the DTLD
+layout and for VITON-HD), (4) ``lip``. ``meta["parse_label_set"]`` says which set was used (``""`` without a
+parsing). Every parsing is read when the list is, and one holding a label its set does not expect
+(``datamodules.parsing.UNEXPECTED_LABELS``: 10 under ``lip``, the CIHP torso skin that LIP calls jumpsuits) gets a
+warning naming the list line, the file, the labels and where the set came from.
 
 Pose sequences: ``pose`` may name a FOLDER of OpenPose ``.json`` files, one per frame, in file-name order (zero-pad
 frame numbers: ``0009.json`` before ``0010.json``). The row then expands to one sample per frame, named
@@ -45,6 +60,8 @@ keypoints, whose image, parsing and masks are dropped.
 from __future__ import annotations
 
 import csv
+import warnings
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -53,7 +70,10 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from contract.errors import DatasetFormatError
-from contract.sample import NUM_JOINTS
+from contract.sample import CIHP_TORSO_SKIN_DEFAULT, NUM_JOINTS
+from datamodules.mpv_demo_list import demo_rows, is_demo_list
+from datamodules.parsing import LABEL_SETS, read_parsing, unexpected_labels
+from datamodules.parsing_layouts import layout_label_set
 from datamodules.pose import KeypointMapEncoder, read_openpose_json
 from datamodules.readers.base import (
     DatasetReader,
@@ -68,7 +88,8 @@ from datamodules.readers.base import (
 )
 
 REQUIRED_COLUMNS = ("person", "cloth", "pose")
-OPTIONAL_COLUMNS = ("person_pose", "parsing", "cloth_mask", "name")
+FILE_COLUMNS = ("person_pose", "parsing", "cloth_mask")
+OPTIONAL_COLUMNS = (*FILE_COLUMNS, "name", "label_set")
 TARGET_ONLY_KEYS = ("tgt_img", "tgt_parse", "tgt_masks")
 KEYPOINT_CSV_HEADER = ("x", "y", "visibility")
 OUT_OF_FRAME_MARGIN = 0.25  # visible joints may lie this fraction of the image size outside it (detector slack)
@@ -142,11 +163,12 @@ class PredictionListReader(DatasetReader):
     """Reads a prediction list (module docstring) into records and contract samples.
 
     Args:
-        list_file: the CSV list.
+        list_file: the CSV or MPV demo list.
         required: optional columns every row must fill (``person_pose``, ``parsing``, ``cloth_mask``).
         white_threshold: without a ``cloth_mask``, a garment pixel with every channel at or above this is background.
-        **kwargs: ``DatasetReader`` arguments (``image_size``, ``keypoint_maps``, ``parse_label_set`` -- LIP by
-            default --, ``mask_threshold``).
+        **kwargs: ``DatasetReader`` arguments (``image_size``, ``keypoint_maps``, ``parse_label_set`` -- the label
+            set of rows that name none and lie in no known layout; ``auto``: ``lip`` --, ``torso_skin_label``,
+            ``mask_threshold``).
     """
 
     format_name = "predict"
@@ -170,27 +192,9 @@ class PredictionListReader(DatasetReader):
     def scan_lists(self) -> Scan:
         scan, files = Scan(), FileIndex()
         lines = read_list_lines(self.list_file)
-        rows = [(number, line) for number, line in enumerate(lines, start=1) if line.strip()]
-        if not rows:
-            raise DatasetFormatError(f"{self.list_file}: empty list (expected a header {','.join(REQUIRED_COLUMNS)})")
-        header = [field.strip() for field in next(csv.reader([rows[0][1]]))]
-        head = f"{self.list_file}:{rows[0][0]}"
-        missing = [column for column in (*REQUIRED_COLUMNS, *self.required) if column not in header]
-        unknown = [column for column in header if column not in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS)]
-        if missing or unknown or len(set(header)) != len(header):
-            raise DatasetFormatError(
-                f"{head}: header {header} must name the columns {list(REQUIRED_COLUMNS)} and optionally "
-                f"{list(OPTIONAL_COLUMNS)} once each (missing {missing}, unknown {unknown})"
-            )
+        rows = demo_rows(self.list_file, lines, scan) if is_demo_list(lines) else self.csv_rows(lines, scan)
         seen: dict[str, str] = {}
-        for number, line in rows[1:]:
-            entry = f"{self.list_file}:{number}"
-            fields = next(csv.reader([line]))
-            if len(fields) != len(header):
-                scan.problems.append(f"{entry}: expected {len(header)} columns ({','.join(header)}), got {len(fields)}")
-                scan.dropped += 1
-                continue
-            row = {column: value.strip() for column, value in zip(header, fields, strict=True)}
+        for entry, row in rows:
             record, name, problems = self.make_record(entry, row, files)
             if name in seen:
                 problems.append(f"{entry}: output name {name!r} repeats {seen[name]}")
@@ -211,28 +215,86 @@ class PredictionListReader(DatasetReader):
                 self.frames[frame_record] = (name, index)
         return scan
 
+    def csv_rows(self, lines: list[str], scan: Scan) -> Iterator[tuple[str, dict[str, str]]]:
+        """``(entry, row)`` per CSV line after the header (raises on a bad header); a line with another column count
+        is recorded in ``scan`` and skipped."""
+        rows = [(number, line) for number, line in enumerate(lines, start=1) if line.strip()]
+        if not rows:
+            raise DatasetFormatError(f"{self.list_file}: empty list (expected a header {','.join(REQUIRED_COLUMNS)})")
+        header = [field.strip() for field in next(csv.reader([rows[0][1]]))]
+        head = f"{self.list_file}:{rows[0][0]}"
+        missing = [column for column in (*REQUIRED_COLUMNS, *self.required) if column not in header]
+        unknown = [column for column in header if column not in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS)]
+        if missing or unknown or len(set(header)) != len(header):
+            raise DatasetFormatError(
+                f"{head}: header {header} must name the columns {list(REQUIRED_COLUMNS)} and optionally "
+                f"{list(OPTIONAL_COLUMNS)} once each (missing {missing}, unknown {unknown})"
+            )
+        for number, line in rows[1:]:
+            entry = f"{self.list_file}:{number}"
+            fields = next(csv.reader([line]))
+            if len(fields) != len(header):
+                scan.problems.append(f"{entry}: expected {len(header)} columns ({','.join(header)}), got {len(fields)}")
+                scan.dropped += 1
+                continue
+            yield entry, {column: value.strip() for column, value in zip(header, fields, strict=True)}
+
     def make_record(self, entry: str, row: dict[str, str], files: FileIndex) -> tuple[SampleRecord, str, list[str]]:
         """The record, output name and problems of one row."""
         problems = [f"{entry}: column {column!r} is empty" for column in REQUIRED_COLUMNS if not row[column]]
-        problems += [
-            f"{entry}: column {column!r} is empty; this chain needs it" for column in self.required if not row[column]
-        ]
-        path = {
-            column: self.root / row[column] if row.get(column) else None
-            for column in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS[:3])
-        }
+        empty = [column for column in self.required if not row.get(column)]
+        problems += [f"{entry}: column {column!r} is empty; this chain needs it" for column in empty]
+        columns = (*REQUIRED_COLUMNS, *FILE_COLUMNS)
+        path = {column: self.root / row[column] if row.get(column) else None for column in columns}
         named = {column: p for column, p in path.items() if p is not None}
         problems += check_listed_files(entry, named, files) if not problems else []
+        label_set, origin = self.choose_label_set(row, path["parsing"])
+        if label_set not in LABEL_SETS:
+            problems.append(f"{entry}: label_set {label_set!r} must be one of {', '.join(LABEL_SETS)} (or empty)")
+        elif path["parsing"] is not None and not problems:
+            problems += self.check_labels(entry, path["parsing"], label_set, origin)
         stems = "_".join(Path(row[column]).stem for column in REQUIRED_COLUMNS)
         name = row.get("name") or stems
         if "/" in name or "\\" in name or name in (".", ".."):
             problems.append(f"{entry}: output name {name!r} must be a plain file name")
         source = PersonRecord(
-            name=row["person"], image=path["person"], parse=path["parsing"], pose_json=path["person_pose"]
+            name=row["person"],
+            image=path["person"],
+            parse=path["parsing"],
+            pose_json=path["person_pose"],
+            parse_label_set=label_set if path["parsing"] is not None else None,
         )
         target = PersonRecord(name=row["pose"], image=path["person"], pose_json=path["pose"])
         record = SampleRecord(source, target, "test", entry, cloth=path["cloth"], cloth_mask=path["cloth_mask"])
         return record, name, problems
+
+    def choose_label_set(self, row: dict[str, str], parse: Path | None) -> tuple[str, str]:
+        """The label set of a row's parsing and where it comes from (module docstring; the name is not checked)."""
+        if row.get("label_set"):
+            return row["label_set"], "the row's label_set column"
+        detected = layout_label_set(parse) if parse is not None else None
+        if detected is not None:
+            return detected, f"its folder {parse.parent.name}/"
+        if self.parse_label_set_option != "auto":
+            return self.parse_label_set_option, "the list's parse_label_set"
+        return "lip", "the default for parse_label_set auto"
+
+    def check_labels(self, entry: str, parse: Path, label_set: str, origin: str) -> list[str]:
+        """Read a row's parsing: its problem if it does not read, else ``[]`` after warning about the labels its
+        label set does not expect."""
+        try:
+            labels = read_parsing(parse, "lip")  # the ids as stored
+        except DatasetFormatError as exc:
+            return [f"{entry}: {exc}"]
+        unexpected = unexpected_labels(labels, label_set)
+        if unexpected:
+            warnings.warn(
+                f"{entry}: parsing {parse} holds labels {unexpected}, which label set {label_set} ({origin}) does not "
+                "expect (10: LIP jumpsuits, CIHP torso skin); if this is a CIHP parsing, write cihp in the row's "
+                "label_set column",
+                stacklevel=2,
+            )
+        return []
 
     def read_person_image(self, path: Path) -> Tensor:
         """Person images may have any size (each is resized to ``image_size``)."""
@@ -267,6 +329,7 @@ class PredictionListReader(DatasetReader):
             "name": self.names[record],
             "pose_path": str(record.target.pose_json),
             "has_src_pose": "0" if record.source.pose_json is None else "1",
+            "parse_label_set": record.source.parse_label_set or "",
             "sequence": self.frames[record][0] if record in self.frames else "",
             "frame": str(self.frames[record][1]) if record in self.frames else "",
         }
@@ -277,11 +340,13 @@ class PredictionList(Dataset):
     the dataset is built, raising the first problem as ``DatasetFormatError``.
 
     Args:
-        list_file: the CSV list.
+        list_file: the CSV or MPV demo list.
         image_size: ``(H, W)`` of the samples (the chain's training size).
         pose_map, pose_radius, pose_sigma: keypoint map encoding, as ``FashionDataModule``.
         required: optional columns the chain needs (``person_pose``, ``parsing``, ``cloth_mask``).
-        parse_label_set: ``"lip"`` (default) or ``"cihp"`` parsing ids (``datamodules.parsing``).
+        parse_label_set: the label set of rows that name none and lie in no known layout (module docstring),
+            ``"lip"``, ``"cihp"`` or ``"auto"`` (default: ``lip`` for those rows).
+        torso_skin_label: the LIP-20 id CIHP's 10 becomes (``datamodules.parsing``; default background).
         mask_threshold: grey level from which a ``cloth_mask`` pixel is cloth (128).
         white_threshold: without a mask, garment pixels with every channel >= this are background (240).
     """
@@ -294,7 +359,8 @@ class PredictionList(Dataset):
         pose_radius: float = 4.0,
         pose_sigma: float = 6.0,
         required: tuple[str, ...] = (),
-        parse_label_set: str = "lip",
+        parse_label_set: str = "auto",
+        torso_skin_label: int = CIHP_TORSO_SKIN_DEFAULT,
         mask_threshold: int = 128,
         white_threshold: int = 240,
     ) -> None:
@@ -305,6 +371,7 @@ class PredictionList(Dataset):
             image_size=tuple(image_size),
             keypoint_maps=KeypointMapEncoder(pose_map, pose_radius, pose_sigma),
             parse_label_set=parse_label_set,
+            torso_skin_label=torso_skin_label,
             mask_threshold=mask_threshold,
         )
         self.records = self.reader.records

@@ -114,3 +114,35 @@ def test_predict_over_a_pose_folder_writes_the_frames_and_a_gif(
             gif.seek(t)
             # Frame t is PNG t, exactly: the tiny chain's results have fewer than 256 colours.
             np.testing.assert_array_equal(np.array(gif.convert("RGB")), pngs[t])
+
+
+def test_predict_on_an_mpv_demo_list_writes_what_the_equivalent_csv_list_gives(
+    tmp_path, monkeypatch, chain_args, tiny_synthetic_roots
+) -> None:
+    """A DTLD ``demo/demo.txt`` (person image, target keypoint JSON, cloth, split) beside ``dataset/`` (the MPV
+    root), and the CSV list naming the same files; the parsings' CIHP ids are detected from ``parse_cihp/``."""
+    root = tiny_synthetic_roots["mpv"]
+    (tmp_path / "dataset").symlink_to(root)
+    (tmp_path / "demo").mkdir()
+    demo, csv_rows = [], ["person,cloth,pose,person_pose,parsing,cloth_mask"]
+    for person, target, cloth in ROWS:
+        image, pose = person_file(root, person), f"{person_file(root, target).stem}_keypoints.json"
+        demo.append(f"{image.name}\t{pose}\t{cloth}.jpg\ttest")
+        files = [image, root / f"cloth_image/{cloth}.jpg", root / f"pose_coco/{pose}",
+                 root / f"pose_coco/{image.stem}_keypoints.json", root / f"parse_cihp/{image.stem}.png",
+                 root / f"cloth_mask/{cloth}_mask.png"]  # fmt: skip
+        csv_rows.append(",".join(map(str, files)))
+    (tmp_path / "demo/demo.txt").write_text("\n".join(demo) + "\n")
+    (tmp_path / "list.csv").write_text("\n".join(csv_rows) + "\n")
+    written = {}
+    for listed in ("demo/demo.txt", "list.csv"):
+        run = tmp_path / f"run_{Path(listed).stem}"
+        run.mkdir()
+        monkeypatch.chdir(run)
+        vton(["predict", "-c", str(REPO / "configs/e2e.yaml"), *chain_args, "--data.predict_list", f"../{listed}"])
+        out = run / "outputs/e2e/predictions"
+        written[listed] = {p.name: np.array(Image.open(p)) for p in sorted(out.glob("*.png"))}
+    assert len(written["demo/demo.txt"]) == len(ROWS)
+    assert written["demo/demo.txt"].keys() == written["list.csv"].keys()
+    for name, result in written["demo/demo.txt"].items():
+        np.testing.assert_array_equal(result, written["list.csv"][name])

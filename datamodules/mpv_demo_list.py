@@ -64,7 +64,7 @@ def demo_root(list_file: Path) -> Path:
 def demo_rows(list_file: Path, lines: list[str], scan: Scan) -> Iterator[tuple[str, dict[str, str]]]:
     """``(entry, row)`` per demo line, ``row`` holding prediction-list columns (absolute paths); a line with another
     column count or split is recorded in ``scan`` and skipped."""
-    root = demo_root(list_file)
+    root = demo_root(list_file.absolute())
     reader, files = MPVReader(root, "test"), FileIndex()
     width = len(next(line for line in lines if line.strip()).split())
     for entry, fields in list_rows(list_file, lines, DEMO_COLUMNS[:width], scan):

@@ -283,8 +283,9 @@ DEMO = (
 )
 
 
-def test_an_mpv_demo_list_gives_the_samples_of_the_equivalent_csv_list(tmp_path: Path) -> None:
+def test_an_mpv_demo_list_gives_the_samples_of_the_equivalent_csv_list(tmp_path: Path, monkeypatch) -> None:
     shutil.copytree(MPV, tmp_path / "dataset")  # DTLD's repository: demo/demo.txt beside dataset/
+    monkeypatch.chdir(tmp_path)  # the lists are named relative to the working directory
     (tmp_path / "demo").mkdir()
     (tmp_path / "demo/demo.txt").write_text(DEMO)
     csv_rows = ["person,cloth,pose,person_pose,parsing,cloth_mask"]
@@ -294,8 +295,8 @@ def test_an_mpv_demo_list_gives_the_samples_of_the_equivalent_csv_list(tmp_path:
                  f"parse_cihp/{stem}.png", f"cloth_mask/{cloth_stem}_mask.png"]  # fmt: skip
         csv_rows.append(",".join(f"../dataset/{file}" for file in files))
     (tmp_path / "demo/list.csv").write_text("\n".join(csv_rows) + "\n")
-    demo = PredictionList(tmp_path / "demo/demo.txt", image_size=(64, 48), required=("person_pose", "parsing"))
-    listed = PredictionList(tmp_path / "demo/list.csv", image_size=(64, 48), required=("person_pose", "parsing"))
+    demo = PredictionList("demo/demo.txt", image_size=(64, 48), required=("person_pose", "parsing"))
+    listed = PredictionList("demo/list.csv", image_size=(64, 48), required=("person_pose", "parsing"))
     assert len(demo) == len(listed) == 2
     for a, b in ((demo[i], listed[i]) for i in range(2)):
         assert a["meta"]["entry"].endswith("demo.txt:" + a["meta"]["entry"].rsplit(":", 1)[1])

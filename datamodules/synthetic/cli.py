@@ -10,6 +10,8 @@ from pathlib import Path
 
 from datamodules.synthetic.dataset import LAYOUTS, SynthConfig, synthesize
 
+GRID_OUT = Path("outputs/synthetic_samples.png")  # under the ignored outputs/, never the tracked docs picture
+
 
 def parse_size(text: str) -> tuple[int, int]:
     """``"256x192"`` -> ``(256, 192)`` (height x width, each a multiple of 8 and at least 32)."""
@@ -99,8 +101,13 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
     synth.add_argument("--overwrite", action="store_true", help="replace a previous synthetic set in --out")
     synth.set_defaults(func=run_synth)
 
-    grid = subparsers.add_parser("grid", help="write a picture grid of synthetic samples")
-    grid.add_argument("--out", type=Path, default=Path("docs/synthetic_samples.png"))
+    grid = subparsers.add_parser(
+        "grid",
+        help="write a picture grid of synthetic samples",
+        description="Render synthetic triplets side by side (source, target, cloth, parsing, flow, visibility). "
+        f"Written to {GRID_OUT} unless --out names another file (the README's picture is docs/synthetic_samples.png).",
+    )
+    grid.add_argument("--out", type=Path, default=GRID_OUT, help=f"PNG file to write (default {GRID_OUT})")
     grid.add_argument("--size", type=parse_size, default=(256, 192))
     grid.add_argument("--n", type=_at_least(1), default=4, help="rows (triplets)")
     grid.add_argument("--seed", type=int, default=0)

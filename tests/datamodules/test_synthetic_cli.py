@@ -51,3 +51,16 @@ def test_grid_picture_has_one_row_per_sample_and_the_columns(tmp_path: Path) -> 
     assert main(["grid", "--out", str(out), "--size", "64x48", "--n", "2", "--seed", "1"]) == 0
     picture = Image.open(out)
     assert picture.size == (PADDING + len(COLUMNS) * (48 + PADDING), HEADER_HEIGHT + PADDING + 2 * (64 + PADDING))
+
+
+def test_grid_without_out_writes_under_outputs_not_the_docs_picture(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    docs_picture = Path(__file__).resolve().parents[2] / "docs" / "synthetic_samples.png"
+    before = docs_picture.read_bytes()
+    monkeypatch.chdir(tmp_path)  # the default is relative to the working directory, as run from the checkout
+    assert main(["grid", "--size", "64x48", "--n", "1"]) == 0
+    assert capsys.readouterr().out.endswith("to outputs/synthetic_samples.png\n")
+    assert Image.open(tmp_path / "outputs" / "synthetic_samples.png").size[1] == HEADER_HEIGHT + PADDING + 64 + PADDING
+    assert not (tmp_path / "docs").exists()
+    assert docs_picture.read_bytes() == before

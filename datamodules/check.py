@@ -44,8 +44,10 @@ def run_check(root: str | Path, fmt: str, reader_options: dict | None = None) ->
     messages: list[str] = []
     samples: dict[str, int] = {}
     cache: dict[Hashable, list[str]] = {}  # shared by the splits: a file listed twice is read once
+    probe = reader_class(root, SPLITS[0], **options)
+    probe.require_root()  # a root that is not there is a user mistake (one line, exit 2), not a dataset problem
     # With no list file at all, the first split is still scanned so that its missing list is reported.
-    splits = reader_class(root, SPLITS[0], **options).splits_present() or [SPLITS[0]]
+    splits = probe.splits_present() or [SPLITS[0]]
     for split in splits:
         reader = reader_class(root, split, **options)
         scan = reader.scan()

@@ -186,6 +186,9 @@ class PredictionListReader(DatasetReader):
         self.names: dict[SampleRecord, str] = {}
         self.frames: dict[SampleRecord, tuple[str, int]] = {}  # a sequence frame's record -> (row name, index)
 
+    def require_root(self) -> None:
+        """Nothing: the root is the list's folder, and a missing list is reported naming the list file."""
+
     def splits_present(self) -> list[str]:
         return ["test"] if self.list_file.is_file() else []
 

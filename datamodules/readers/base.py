@@ -37,6 +37,7 @@ from contract.flow import resize_flow
 from contract.sample import CIHP_TORSO_SKIN_DEFAULT, SYNTHETIC_GT_DIR
 from datamodules.parsing import LABEL_SETS, cloth_agnostic_image, derived_masks, read_parsing
 from datamodules.pose import KeypointMapEncoder, read_openpose_json, rescale_keypoints
+from datamodules.roots import require_root
 
 SPLITS = ("train", "test")
 READER_CLASSES = {
@@ -339,9 +340,15 @@ class DatasetReader(ABC):
     def parse_label_set(self) -> str:
         return self.default_label_set() if self.parse_label_set_option == "auto" else self.parse_label_set_option
 
+    def require_root(self) -> None:
+        """Raise ``DatasetFormatError`` unless ``root`` is a folder: ``<root>: does not exist`` (with the ``make
+        data`` hint for the built-in synthetic roots, ``datamodules.roots``)."""
+        require_root(self.root)
+
     def scan(self) -> Scan:
-        """The split's records and problems (read once)."""
+        """The split's records and problems (read once); raises when ``root`` is not a folder."""
         if self._scan is None:
+            self.require_root()
             self._scan = self.scan_lists()
         return self._scan
 

@@ -60,7 +60,9 @@ class MPVReader(DatasetReader):
 
     @cached_property
     def layout(self) -> str:
-        """``"dtld"`` (``images/``) or ``"competition"`` (``all/``); raises when the root has neither."""
+        """``"dtld"`` (``images/``) or ``"competition"`` (``all/``); raises when the root has neither or does not
+        exist."""
+        self.require_root()
         if (self.root / "images").is_dir():
             return "dtld"
         if (self.root / "all").is_dir():

@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+from datamodules.cli import at_least
 from datamodules.synthetic.dataset import LAYOUTS, SynthConfig, synthesize
 
 GRID_OUT = Path("outputs/synthetic_samples.png")  # under the ignored outputs/, never the tracked docs picture
@@ -29,16 +30,6 @@ def _fraction(text: str) -> float:
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"must be in [0, 1], got {text}")
     return value
-
-
-def _at_least(minimum: int):
-    def parse(text: str) -> int:
-        value = int(text)
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {text}")
-        return value
-
-    return parse
 
 
 def run_synth(args: argparse.Namespace) -> int:
@@ -87,17 +78,17 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
     synth.add_argument(
         "--size", type=parse_size, default=(256, 192), help="HEIGHTxWIDTH, multiples of 8 (default 256x192)"
     )
-    synth.add_argument("--n-train", type=_at_least(0), default=100, help="train triplets (default 100)")
-    synth.add_argument("--n-test", type=_at_least(0), default=20, help="test triplets (default 20)")
+    synth.add_argument("--n-train", type=at_least(0), default=100, help="train triplets (default 100)")
+    synth.add_argument("--n-test", type=at_least(0), default=20, help="test triplets (default 20)")
     synth.add_argument("--seed", type=int, default=0)
     synth.add_argument(
         "--cross-garment-fraction", type=_fraction, default=0.5,
         help="fraction of triplets whose source wears another garment than the listed cloth (default 0.5)",
     )  # fmt: skip
-    synth.add_argument("--n-seq", type=_at_least(0), default=0, help="train pose sequences (walk / turn / arm swing)")
-    synth.add_argument("--n-seq-test", type=_at_least(0), default=0, help="test pose sequences")
-    synth.add_argument("--seq-len", type=_at_least(2), default=8, help="frames per sequence (>= 2, default 8)")
-    synth.add_argument("--workers", type=_at_least(1), default=1, help="processes (output is identical for any number)")
+    synth.add_argument("--n-seq", type=at_least(0), default=0, help="train pose sequences (walk / turn / arm swing)")
+    synth.add_argument("--n-seq-test", type=at_least(0), default=0, help="test pose sequences")
+    synth.add_argument("--seq-len", type=at_least(2), default=8, help="frames per sequence (>= 2, default 8)")
+    synth.add_argument("--workers", type=at_least(1), default=1, help="processes (output is identical for any number)")
     synth.add_argument("--overwrite", action="store_true", help="replace a previous synthetic set in --out")
     synth.set_defaults(func=run_synth)
 
@@ -109,7 +100,7 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:
     )
     grid.add_argument("--out", type=Path, default=GRID_OUT, help=f"PNG file to write (default {GRID_OUT})")
     grid.add_argument("--size", type=parse_size, default=(256, 192))
-    grid.add_argument("--n", type=_at_least(1), default=4, help="rows (triplets)")
+    grid.add_argument("--n", type=at_least(1), default=4, help="rows (triplets)")
     grid.add_argument("--seed", type=int, default=0)
     grid.add_argument("--cross-garment-fraction", type=_fraction, default=0.5)
     grid.set_defaults(func=run_grid)

@@ -11,8 +11,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from contract.errors import DatasetFormatError
 from datamodules import check
 from datamodules.check import check_dataset
+from datamodules.cli import main
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 A, B, C = (
@@ -78,10 +80,21 @@ def test_broken_dataset_lists_every_problem_once(tmp_path, capsys):
     assert printed == [*problems, f"mpv dataset at {root}: 8 problem(s); clean samples: 0 train, 0 test"]
 
 
-def test_missing_root_and_unknown_format(tmp_path):
-    assert [str(p) for p in check_dataset(tmp_path / "absent", "viton")] == [
-        f"{tmp_path}/absent/train_pairs.txt: file not found"
-    ]
+@pytest.mark.parametrize("fmt", ["mpv", "deepfashion", "viton", "viton-hd"])
+def test_a_root_that_does_not_exist_is_one_line_and_status_2(tmp_path, monkeypatch, capsys, fmt):
+    monkeypatch.delenv("VTON_DEBUG", raising=False)
+    with pytest.raises(DatasetFormatError, match=rf"^{tmp_path}/absent: does not exist$"):
+        check_dataset(tmp_path / "absent", fmt)
+    assert main(["check", "--root", str(tmp_path / "absent"), "--format", fmt]) == 2
+    assert capsys.readouterr().err == f"vton-data: error: {tmp_path}/absent: does not exist\n"
+    monkeypatch.chdir(tmp_path)  # the default synthetic root before `make data`
+    assert main(["check", "--root", "data/synthetic_mpv", "--format", fmt]) == 2
+    assert capsys.readouterr().err == (
+        "vton-data: error: data/synthetic_mpv: does not exist; run `make data` to write the built-in synthetic set\n"
+    )
+
+
+def test_unknown_format(tmp_path):
     with pytest.raises(ValueError, match="unknown dataset format 'lip'"):
         check_dataset(tmp_path, "lip")
     with pytest.raises(SystemExit):

@@ -229,3 +229,21 @@ def test_predict_list_replaces_the_test_split_and_needs_pose_and_parsing(root, t
     plain = datamodule(root)
     plain.setup("predict")
     assert plain.predict_set is None and len(batches(plain.predict_dataloader())) == 2  # the 7 test samples
+
+
+@pytest.mark.parametrize("dataset", ["mpv", "deepfashion", "viton", "viton-hd"])
+def test_a_root_that_does_not_exist_is_named_at_setup(tmp_path, dataset):
+    absent = tmp_path / "absent"
+    module = datamodule(absent, dataset=dataset)
+    with pytest.raises(DatasetFormatError) as info:
+        module.setup("fit")
+    assert str(info.value) == f"{absent}: does not exist"
+
+
+@pytest.mark.parametrize(("dataset", "default_root"), [("mpv", "data/synthetic_mpv"),
+                                                         ("deepfashion", "data/synthetic_deepfashion")])  # fmt: skip
+def test_the_synthetic_roots_before_make_data_say_to_run_it(tmp_path, monkeypatch, dataset, default_root):
+    monkeypatch.chdir(tmp_path)  # a checkout where `make data` has not run
+    with pytest.raises(DatasetFormatError) as info:
+        datamodule(Path(default_root), dataset=dataset).setup("test")
+    assert str(info.value) == f"{default_root}: does not exist; run `make data` to write the built-in synthetic set"

@@ -174,6 +174,13 @@ def test_list_problems_raise_at_scan_with_file_and_line(root, case):
     assert str(info.value) == message.format(root=root)
 
 
+def test_a_root_that_does_not_exist_is_not_called_a_wrong_layout(tmp_path):
+    for reader in (MPVReader(tmp_path / "absent", "train"), MPVReader(tmp_path / "absent", "test", pair_list="x.txt")):
+        with pytest.raises(DatasetFormatError) as info:
+            _ = reader.records
+        assert str(info.value) == f"{tmp_path}/absent: does not exist"
+
+
 def write_json_values(path: Path, count: int) -> None:
     path.write_text(json.dumps({"people": [{"pose_keypoints_2d": [10.0] * count}]}))
 

@@ -202,3 +202,14 @@ def test_shuffled_training_batches_keep_frame_order_with_workers(synthetic_root)
         assert (torch.diff(two["frame_index"], dim=1) == 1).all()
     starts = [int(i) for batch in parallel for i in batch["frame_index"][:, 0]]
     assert starts != sorted(starts)  # shuffled across windows, yet each window stays in order
+
+
+def test_a_root_that_does_not_exist_is_named(tmp_path, monkeypatch):
+    for layout in ("synthetic", "video"):
+        with pytest.raises(DatasetFormatError) as info:
+            SequenceDataModule(str(tmp_path / "absent"), layout, SIZE, num_workers=0).setup("fit")
+        assert str(info.value) == f"{tmp_path}/absent: does not exist"
+    monkeypatch.chdir(tmp_path)  # the default root, before `make data`
+    with pytest.raises(DatasetFormatError) as info:
+        SequenceDataModule(image_size=SIZE, num_workers=0).setup("fit")
+    assert str(info.value) == "data/synthetic_mpv: does not exist; run `make data` to write the built-in synthetic set"

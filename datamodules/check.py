@@ -15,7 +15,8 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 from pathlib import Path
 
-from datamodules.readers.base import READER_CLASSES, SPLITS, get_reader_class
+from contract.errors import DatasetFormatError
+from datamodules.readers.base import READER_CLASSES, SPLITS, DatasetReader, ProblemGroup, get_reader_class
 
 
 @dataclass(frozen=True)
@@ -42,23 +43,37 @@ def run_check(root: str | Path, fmt: str, reader_options: dict | None = None) ->
     reader_class = get_reader_class(fmt)
     options = reader_options or {}
     messages: list[str] = []
+    groups: dict[str, ProblemGroup] = {}  # one line per shared cause, over all splits
     samples: dict[str, int] = {}
     cache: dict[Hashable, list[str]] = {}  # shared by the splits: a file listed twice is read once
     probe = reader_class(root, SPLITS[0], **options)
     probe.require_root()  # a root that is not there is a user mistake (one line, exit 2), not a dataset problem
-    # With no list file at all, the first split is still scanned so that its missing list is reported.
-    splits = probe.splits_present() or [SPLITS[0]]
+    splits = probe.splits_present()
+    if not splits:
+        return CheckReport([Problem(missing_lists(probe))], samples)
     for split in splits:
         reader = reader_class(root, split, **options)
         scan = reader.scan()
-        messages += scan.problems + reader.auxiliary_problems()
+        for cause, group in scan.groups.items():
+            groups.setdefault(cause, ProblemGroup(cause, group.hint)).merge(group)
+        messages += scan.problems[len(scan.groups) :] + reader.auxiliary_problems()  # after the groups' lines
         clean = 0
         for record in scan.records:
             found = reader.inspect(record, cache)
             messages += found
             clean += not found
         samples[split] = clean
+    messages[:0] = [group.message() for group in groups.values()]
     return CheckReport([Problem(message) for message in dict.fromkeys(messages)], samples)
+
+
+def missing_lists(reader: DatasetReader) -> str:
+    """The problem of a dataset with no list file for any split: the names looked for under its root."""
+    try:
+        names = reader.list_names()
+    except DatasetFormatError as exc:  # the layout itself is wrong (e.g. not an MPV root)
+        return str(exc)
+    return f"{reader.root}: no pair list found (looked for {', '.join(names)})"
 
 
 def check_dataset(root: str | Path, fmt: str, reader_options: dict | None = None) -> list[Problem]:
@@ -81,7 +96,7 @@ def _main(args: argparse.Namespace) -> int:
     report = run_check(args.root, args.format, dict(args.reader_option))
     for problem in report.problems:
         print(problem)
-    counted = ", ".join(f"{count} {split}" for split, count in report.samples.items())
+    counted = ", ".join(f"{count} {split}" for split, count in report.samples.items()) or "none"
     verdict = f"{len(report.problems)} problem(s)" if report.problems else "no problems"
     print(f"{args.format} dataset at {args.root}: {verdict}; clean samples: {counted}")
     return 1 if report.problems else 0

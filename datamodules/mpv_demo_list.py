@@ -43,12 +43,6 @@ DEMO_COLUMNS = ("person_image", "keypoint_json", "cloth_image", "split")
 DTLD_ROOT = "dataset"
 
 
-def is_demo_list(lines: list[str]) -> bool:
-    """Whether the first non-blank line is a demo row: 3 or 4 whitespace-separated names, the second a ``.json``."""
-    fields = next((line.split() for line in lines if line.strip()), [])
-    return len(fields) in (3, 4) and fields[1].lower().endswith(".json")
-
-
 def demo_root(list_file: Path) -> Path:
     """The MPV root of a demo list (module docstring); raises when neither candidate holds ``images/``."""
     candidates = (list_file.parent, list_file.parent.parent / DTLD_ROOT)

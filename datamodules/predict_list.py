@@ -71,7 +71,7 @@ from torch.utils.data import Dataset
 
 from contract.errors import DatasetFormatError
 from contract.sample import CIHP_TORSO_SKIN_DEFAULT, NUM_JOINTS
-from datamodules.mpv_demo_list import demo_rows, is_demo_list
+from datamodules.mpv_demo_list import demo_rows
 from datamodules.parsing import LABEL_SETS, read_parsing, unexpected_labels
 from datamodules.parsing_layouts import layout_label_set
 from datamodules.pose import KeypointMapEncoder, read_openpose_json
@@ -86,6 +86,7 @@ from datamodules.readers.base import (
     read_image,
     read_list_lines,
 )
+from datamodules.readers.mpv import is_demo_list
 
 REQUIRED_COLUMNS = ("person", "cloth", "pose")
 FILE_COLUMNS = ("person_pose", "parsing", "cloth_mask")

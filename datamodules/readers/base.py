@@ -47,6 +47,9 @@ READER_CLASSES = {
     "viton-hd": ("datamodules.readers.viton", "VitonHDReader"),
 }
 VIS_LABELS = 3  # vis_gt: 0 background, 1 visible in source, 2 occluded in source
+# How parsing files are commonly named after the person's stem (MPV3D: <p>_label.png); the readers' parse_suffix
+# default is the first. A missing parsing found with another of these gets a hint naming the option.
+PARSE_SUFFIXES = (".png", "_label.png", "_parse.png", "_parsing.png", "_seg.png", ".jpg")
 
 
 def get_reader_class(fmt: str) -> type[DatasetReader]:
@@ -86,20 +89,66 @@ class SampleRecord:
 
 
 @dataclass
+class ProblemGroup:
+    """Entries that share one cause (a missing folder, parsing files named with another suffix, an unreadable
+    annotation CSV): one problem line with their count instead of a line per file."""
+
+    cause: str
+    hint: str = ""  # after the count, e.g. the reader option that fixes it
+    kinds: dict[str, None] = field(default_factory=dict)  # what the entries look for, in order of discovery
+    entries: dict[str, None] = field(default_factory=dict)  # "<list file>:<line>", in order
+
+    def merge(self, other: ProblemGroup) -> None:
+        """Add the entries of ``other`` (the same cause, e.g. in another split)."""
+        self.kinds |= other.kinds
+        self.entries |= other.entries
+
+    def message(self) -> str:
+        """``<cause> (the <kinds> of <n> entries, the first <entry>)<hint>``; the cause alone without entries."""
+        if not self.entries:
+            return self.cause + self.hint
+        count, first = len(self.entries), next(iter(self.entries))
+        noun = "entry" if count == 1 else "entries"
+        kinds = list(self.kinds)
+        what = kinds[0] if len(kinds) == 1 else f"{', '.join(kinds[:-1])} and {kinds[-1]}"
+        return f"{self.cause} (the {what} of {count} {noun}, the first {first}){self.hint}"
+
+
+@dataclass
 class Scan:
-    """Result of reading a split's list files: good records, problems, and how many entries gave no record."""
+    """Result of reading a split's list files: good records, problems, and how many entries gave no record.
+
+    ``groups`` count entries under a shared cause (``group``); such an entry gives no record, and
+    ``DatasetReader.scan`` puts one line per group before the other problems."""
 
     records: list[SampleRecord] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     dropped: int = 0
+    groups: dict[str, ProblemGroup] = field(default_factory=dict)
+
+    def group(self, cause: str, what: str | None = None, entry: str | None = None, hint: str = "") -> None:
+        """Count ``entry``, which looks for ``what``, under the problem ``cause`` (just the cause without one)."""
+        group = self.groups.setdefault(cause, ProblemGroup(cause, hint))
+        if entry is not None:
+            group.kinds[what] = None
+            group.entries[entry] = None
+
+    def grouped(self, entry: str) -> bool:
+        """Whether ``entry`` is counted under a group."""
+        return any(entry in group.entries for group in self.groups.values())
 
     def add(self, record: SampleRecord, problems: list[str]) -> None:
-        """Keep ``record`` when its entry has no problems; otherwise record them and count the entry as dropped."""
-        if problems:
+        """Keep ``record`` when its entry has no problems (and is in no group); otherwise record them and count the
+        entry as dropped."""
+        if problems or self.grouped(record.entry):
             self.problems.extend(problems)
             self.dropped += 1
         else:
             self.records.append(record)
+
+    def put_groups_first(self) -> None:
+        """Move each group's line (``ProblemGroup.message``) before the entries' own problems."""
+        self.problems[:0] = [group.message() for group in self.groups.values()]
 
 
 @dataclass
@@ -133,15 +182,29 @@ class FileIndex:
     """Cached directory listings, so scanning a list of thousands of entries costs one ``listdir`` per folder."""
 
     def __init__(self) -> None:
-        self._names: dict[Path, frozenset[str]] = {}
+        self._names: dict[Path, frozenset[str] | None] = {}  # None: not a folder
+
+    def _listing(self, directory: Path) -> frozenset[str] | None:
+        if directory not in self._names:
+            self._names[directory] = frozenset(os.listdir(directory)) if directory.is_dir() else None
+        return self._names[directory]
 
     def names(self, directory: Path) -> frozenset[str]:
-        if directory not in self._names:
-            self._names[directory] = frozenset(os.listdir(directory)) if directory.is_dir() else frozenset()
-        return self._names[directory]
+        return self._listing(directory) or frozenset()
 
     def exists(self, path: Path) -> bool:
         return path.name in self.names(path.parent)
+
+    def is_dir(self, directory: Path) -> bool:
+        return self._listing(directory) is not None
+
+    def missing_folder(self, directory: Path) -> Path | None:
+        """The outermost of ``directory`` and its ancestors that does not exist; None when ``directory`` exists."""
+        if self.is_dir(directory):
+            return None
+        while directory.parent != directory and not self.is_dir(directory.parent):
+            directory = directory.parent
+        return directory
 
 
 # --- file loading with clear errors --------------------------------------------------------------
@@ -330,6 +393,11 @@ class DatasetReader(ABC):
         """Crop applied to every stored ``[..., H, W]`` map before resizing (none by default)."""
         return tensor
 
+    def list_names(self) -> list[str]:
+        """The list files this format looks for under ``root`` (``vton-data check`` names them when there is none);
+        raises ``DatasetFormatError`` when the layout itself is wrong."""
+        raise NotImplementedError(f"{type(self).__name__} names no list files")
+
     def auxiliary_problems(self) -> list[str]:
         """Problems in files of the split that no sample reads (checked by ``vton-data check`` only)."""
         return []
@@ -350,6 +418,7 @@ class DatasetReader(ABC):
         if self._scan is None:
             self.require_root()
             self._scan = self.scan_lists()
+            self._scan.put_groups_first()
         return self._scan
 
     @property
@@ -518,17 +587,85 @@ def ground_truth_path(root: Path, source_image: Path, target_image: Path) -> Pat
     return directory / f"{source_image.stem}__{target_image.stem}.npz"
 
 
-def check_listed_files(entry: str, named: dict[str, Path | tuple[Path, ...]], files: FileIndex) -> list[str]:
+@dataclass(frozen=True)
+class ParseFile:
+    """A listed parsing file, ``<base><suffix>`` (one path or alternatives), ``suffix`` being the reader option
+    ``parse_suffix``: a missing one whose ``<base>`` exists with another of ``PARSE_SUFFIXES`` is counted under
+    ``group_renamed_parsing``."""
+
+    path: Path | tuple[Path, ...]
+    suffix: str
+
+
+def other_parse_suffix(path: Path, suffix: str, files: FileIndex) -> str | None:
+    """For a parsing ``path`` named ``<base><suffix>``: the first other suffix of ``PARSE_SUFFIXES`` with which
+    ``<base>`` exists in the same folder, or None."""
+    if not path.name.endswith(suffix):
+        return None
+    base = path.name[: len(path.name) - len(suffix)]
+    others = (other for other in PARSE_SUFFIXES if other != suffix)
+    return next((other for other in others if files.exists(path.with_name(base + other))), None)
+
+
+def group_renamed_parsing(scan: Scan, folder: Path, found: str, expected: str, what: str, entry: str) -> None:
+    """Count ``entry`` under "the parsing files of ``folder`` end in ``found``, not ``expected``", with the fix."""
+    scan.group(
+        f"{folder}: parsing files end in {found!r} where the reader expects {expected!r}",
+        what,
+        entry,
+        hint=f"; the reader option parse_suffix sets the suffix: parse_suffix={found} (reader_options in the data "
+        "config, --reader-option for vton-data check)",
+    )
+
+
+def check_listed_files(
+    entry: str,
+    named: dict[str, Path | tuple[Path, ...] | ParseFile],
+    files: FileIndex,
+    scan: Scan | None = None,
+) -> list[str]:
     """Problems for the files of one list entry that do not exist: ``<entry>: <what> not found: <path>``.
 
-    A tuple names alternatives (any one may exist), e.g. a cloth mask stored as PNG or JPEG.
+    A tuple names alternatives (any one may exist), e.g. a cloth mask stored as PNG or JPEG. With ``scan``, a file
+    whose folder does not exist (for every alternative) is counted under ``<folder>: folder not found`` instead,
+    the folder being the outermost missing one, and a ``ParseFile`` found with another suffix under
+    ``group_renamed_parsing``: one line for all the entries (``Scan.group``).
     """
     problems = []
-    for what, paths in named.items():
+    for what, listed in named.items():
+        suffix = listed.suffix if isinstance(listed, ParseFile) else None
+        paths = listed.path if isinstance(listed, ParseFile) else listed
         alternatives = paths if isinstance(paths, tuple) else (paths,)
-        if not any(files.exists(path) for path in alternatives):
-            problems.append(f"{entry}: {what} not found: {' or '.join(str(path) for path in alternatives)}")
+        if any(files.exists(path) for path in alternatives):
+            continue
+        if scan is not None and group_missing_file(entry, what, alternatives, suffix, files, scan):
+            continue
+        problems.append(f"{entry}: {what} not found: {' or '.join(str(path) for path in alternatives)}")
     return problems
+
+
+def group_missing_file(
+    entry: str, what: str, alternatives: tuple[Path, ...], suffix: str | None, files: FileIndex, scan: Scan
+) -> bool:
+    """Count a missing file under its folder's group (``check_listed_files``) when it has one; whether it had."""
+    folders = list(dict.fromkeys(files.missing_folder(path.parent) for path in alternatives))
+    if all(folders):
+        scan.group(missing_folders_cause(folders), what, entry)
+        return True
+    for path in alternatives if suffix is not None else ():
+        found = other_parse_suffix(path, suffix, files)
+        if found is not None:
+            group_renamed_parsing(scan, path.parent, found, suffix, what, entry)
+            return True
+    return False
+
+
+def missing_folders_cause(folders: list[Path]) -> str:
+    """``<folder>: folder not found``; alternatives in one parent: ``<parent>: no folder pose/ or openpose-json/``."""
+    parents = {folder.parent for folder in folders}
+    if len(folders) > 1 and len(parents) == 1:
+        return f"{parents.pop()}: no folder {' or '.join(f'{folder.name}/' for folder in folders)}"
+    return f"{' or '.join(str(folder) for folder in folders)}: folder not found"
 
 
 def first_existing(paths: tuple[Path, ...], files: FileIndex) -> Path:

@@ -36,6 +36,7 @@ from contract.errors import DatasetFormatError
 from contract.sample import NUM_JOINTS, SYNTHETIC_GT_DIR
 from datamodules.pose import keypoints_from_yx, shift_keypoints
 from datamodules.readers.base import (
+    PARSE_SUFFIXES,
     SPLITS,
     DatasetReader,
     FileIndex,
@@ -45,7 +46,9 @@ from datamodules.readers.base import (
     check_listed_files,
     describe_size,
     ground_truth_path,
+    group_renamed_parsing,
     keypoint_rows,
+    other_parse_suffix,
     read_list_lines,
 )
 
@@ -100,6 +103,7 @@ class SplitIndex(NamedTuple):
     parses: dict[str, str] | None  # -> file name in <split>M_lip/ (None: no parsing folder)
     annotations: dict[str, tuple[Tensor, str]]  # -> (keypoints [18, 3] in the annotation frame, "<csv>:<line>")
     malformed: dict[str, str]  # -> "<csv>:<line>" of a malformed annotation row
+    annotation_problem: str | None  # why there is no annotation CSV to join (its entries are counted under it)
 
 
 class DeepFashionReader(DatasetReader):
@@ -112,6 +116,7 @@ class DeepFashionReader(DatasetReader):
         white_threshold: a garment pixel with every channel at or above this is background (JPEG noise keeps the
             studio white a few levels below 255).
         annotation_csv, pairs_csv: file names under ``root`` when the defaults (matched by pattern) do not apply.
+        parse_suffix: what follows a person's stem in its parsing file name (default ``.png``).
     """
 
     format_name = "deepfashion"
@@ -125,6 +130,7 @@ class DeepFashionReader(DatasetReader):
         white_threshold: int = 240,
         annotation_csv: str | None = None,
         pairs_csv: str | None = None,
+        parse_suffix: str = PARSE_SUFFIXES[0],
         **kwargs,
     ) -> None:
         super().__init__(root, split, **kwargs)
@@ -135,6 +141,7 @@ class DeepFashionReader(DatasetReader):
         self.white_threshold = white_threshold
         self.annotation_csv = annotation_csv
         self.pairs_csv = pairs_csv
+        self.parse_suffix = parse_suffix
 
     # -- files --
 
@@ -180,6 +187,9 @@ class DeepFashionReader(DatasetReader):
     def parse_dir(self) -> Path:
         return self.root / f"{self.split}M_lip"
 
+    def list_names(self) -> list[str]:
+        return [self.pairs_csv or f"fa(s)hion-[resize-]pairs-{split}.csv" for split in SPLITS]
+
     def splits_present(self) -> list[str]:
         present = []
         for split in SPLITS:
@@ -192,13 +202,14 @@ class DeepFashionReader(DatasetReader):
 
     # -- scanning --
 
-    def index_folder(self, directory: Path, files: FileIndex, scan: Scan) -> dict[str, str]:
-        """Normalised name -> file name of the images in ``directory``; clashing names are problems."""
+    def index_folder(self, directory: Path, files: FileIndex, scan: Scan, suffix: str | None = None) -> dict[str, str]:
+        """Normalised name -> file name of the images in ``directory`` (with ``suffix``: of the files named
+        ``<stem><suffix>``, keyed by the stem); clashing names are problems."""
         index: dict[str, str] = {}
         for name in sorted(files.names(directory)):
-            if not name.lower().endswith(IMAGE_SUFFIXES):
+            if not name.lower().endswith(IMAGE_SUFFIXES) or (suffix is not None and not name.endswith(suffix)):
                 continue
-            key = normalize_name(name)
+            key = normalize_name(name if suffix is None else name[: len(name) - len(suffix)])
             if key in index:
                 scan.problems.append(
                     f"{directory / name}: same name as {directory / index[key]} once fashion/fasion spellings and "
@@ -261,9 +272,16 @@ class DeepFashionReader(DatasetReader):
         return entries, len(columns) == 3
 
     def scan_lists(self) -> Scan:
+        """The pairs joined with images, keypoint rows and parsings. Without a usable annotation CSV the pairs are
+        still checked, their keypoints counted under the CSV's problem (one line)."""
         scan = Scan()
+        annotation_problem = None
         try:
             annotations, malformed = self.read_annotations(scan)
+        except DatasetFormatError as exc:
+            annotation_problem, annotations, malformed = str(exc), {}, {}
+            scan.group(annotation_problem)
+        try:
             pairs, has_garment = self.read_pairs(scan)
         except DatasetFormatError as exc:
             scan.problems.append(str(exc))
@@ -275,15 +293,20 @@ class DeepFashionReader(DatasetReader):
             return scan
         index = SplitIndex(
             images=self.index_folder(self.split_dir, files, scan),
-            parses=self.index_folder(self.parse_dir, files, scan) if self.parse_dir.is_dir() else None,
+            parses=self.index_folder(self.parse_dir, files, scan, self.parse_suffix)
+            if self.parse_dir.is_dir()
+            else None,
             annotations=annotations,
             malformed=malformed,
+            annotation_problem=annotation_problem,
         )
         for entry, fields in pairs:
             problems: list[str] = []
-            source = self.person(fields[0], entry, index, problems)
-            target = self.person(fields[1], entry, index, problems)
+            source = self.person(fields[0], entry, index, problems, scan, files)
+            target = self.person(fields[1], entry, index, problems, scan, files)
             cloth = self.image_path(fields[2], entry, "garment image", index, problems) if has_garment else None
+            if annotation_problem is not None:
+                scan.group(annotation_problem, "keypoints", entry)
             ground_truth = None if problems else ground_truth_path(self.root, source.image, target.image)
             if ground_truth is not None:
                 problems += check_listed_files(entry, {"ground truth": ground_truth}, files)
@@ -299,18 +322,24 @@ class DeepFashionReader(DatasetReader):
             return self.split_dir / name
         return self.split_dir / found
 
-    def person(self, name: str, entry: str, index: SplitIndex, problems: list[str]) -> PersonRecord:
-        """The record of a listed person name; every missing piece is appended to ``problems``."""
+    def person(
+        self, name: str, entry: str, index: SplitIndex, problems: list[str], scan: Scan, files: FileIndex
+    ) -> PersonRecord:
+        """The record of a listed person name; every missing piece is appended to ``problems`` (or counted in
+        ``scan``'s group of its shared cause: no annotation CSV, parsing files with another suffix)."""
         key = normalize_name(name)
         image = self.image_path(name, entry, "image", index, problems)
         if key in index.malformed:
             problems.append(f"{entry}: keypoints of '{name}' unusable: {index.malformed[key]} is malformed")
-        elif key not in index.annotations:
+        elif index.annotation_problem is None and key not in index.annotations:
             problems.append(f"{entry}: '{name}' has no keypoint row in {self.annotation_path}")
         parse = None
         if index.parses is not None:
-            parse = self.parse_dir / index.parses.get(key, f"{PurePosixPath(name).stem}.png")
-            if key not in index.parses:
+            parse = self.parse_dir / index.parses.get(key, f"{PurePosixPath(name).stem}{self.parse_suffix}")
+            found = None if key in index.parses else other_parse_suffix(parse, self.parse_suffix, files)
+            if found is not None:
+                group_renamed_parsing(scan, self.parse_dir, found, self.parse_suffix, "parsing", entry)
+            elif key not in index.parses:
                 problems.append(f"{entry}: parsing of '{name}' not found in {self.parse_dir}")
         kpts = index.annotations[key][0] if key in index.annotations else torch.zeros(NUM_JOINTS, 3)
         return PersonRecord(name, image, parse, keypoints=keypoint_rows(kpts))

@@ -14,7 +14,9 @@ looked up by basename. Competition layout (``all/`` present): ``all_poseA_poseB_
 ``all/<product>/<name>.jpg`` (persons, clothes and ``<cloth stem>_mask.jpg``), ``all_parsing/<product>/<stem>.png``
 (LIP ids), ``all_person_clothes_keypoints/<product>/<stem>_keypoints.json``.
 
-Source = personA, target = personB, cloth = the garment the target wears; rows of the other split are skipped.
+Source = personA, target = personB, cloth = the garment the target wears; rows of the other split are skipped. A
+list in the layout of the MPV demo lists (``person_image keypoint_json cloth_image [split]``, ``is_demo_list``) is
+refused with the pointer to ``vton predict``, which reads those.
 """
 
 from __future__ import annotations
@@ -24,9 +26,11 @@ from pathlib import Path, PurePosixPath
 
 from contract.errors import DatasetFormatError
 from datamodules.readers.base import (
+    PARSE_SUFFIXES,
     SPLITS,
     DatasetReader,
     FileIndex,
+    ParseFile,
     PersonRecord,
     SampleRecord,
     Scan,
@@ -40,6 +44,17 @@ from datamodules.readers.base import (
 COLUMNS = ("personA", "personB", "cloth", "split")
 DTLD_LIST = "data_pair.txt"
 COMPETITION_LIST_GLOB = "all_poseA_poseB_clothes*.txt"
+DEMO_LIST_PROBLEM = (
+    "second column is a keypoint JSON: pose-only targets belong in a `vton predict` list (--data.predict_list FILE), "
+    "which accepts this file directly"
+)
+
+
+def is_demo_list(lines: list[str]) -> bool:
+    """Whether the first non-blank line is an MPV demo row (``datamodules.mpv_demo_list``): 3 or 4
+    whitespace-separated names, the second a ``.json``."""
+    fields = next((line.split() for line in lines if line.strip()), [])
+    return len(fields) in (3, 4) and fields[1].lower().endswith(".json")
 
 
 class MPVReader(DatasetReader):
@@ -48,15 +63,25 @@ class MPVReader(DatasetReader):
     Args:
         pair_list: the triplet list, relative to ``root`` (default: ``data_pair.txt``, or the one
             ``all_poseA_poseB_clothes*.txt`` of the competition layout).
+        parse_suffix: what follows a person's stem in its parsing file name (default ``.png``; MPV3D's
+            ``image-parse`` has ``_label.png``).
         **kwargs: ``DatasetReader`` arguments. ``parse_label_set="auto"`` means ``cihp`` for the DTLD layout
             (``parse_cihp/``) and ``lip`` for the competition layout.
     """
 
     format_name = "mpv"
 
-    def __init__(self, root: str | Path, split: str = "train", pair_list: str | None = None, **kwargs) -> None:
+    def __init__(
+        self,
+        root: str | Path,
+        split: str = "train",
+        pair_list: str | None = None,
+        parse_suffix: str = PARSE_SUFFIXES[0],
+        **kwargs,
+    ) -> None:
         super().__init__(root, split, **kwargs)
         self.pair_list = pair_list
+        self.parse_suffix = parse_suffix
 
     @cached_property
     def layout(self) -> str:
@@ -90,6 +115,9 @@ class MPVReader(DatasetReader):
             )
         return candidates[0]
 
+    def list_names(self) -> list[str]:
+        return [self.list_path().relative_to(self.root).as_posix()]  # raises for none or several competition lists
+
     def splits_present(self) -> list[str]:
         try:
             return list(SPLITS) if self.list_path().is_file() else []
@@ -104,14 +132,14 @@ class MPVReader(DatasetReader):
             return PersonRecord(
                 name=name,
                 image=self.root / "images" / base,
-                parse=self.root / "parse_cihp" / f"{stem}.png",
+                parse=self.root / "parse_cihp" / f"{stem}{self.parse_suffix}",
                 pose_json=self.root / "pose_coco" / f"{stem}_keypoints.json",
             )
         folder = PurePosixPath(name).parent
         return PersonRecord(
             name=name,
             image=self.root / "all" / name,
-            parse=self.root / "all_parsing" / folder / f"{stem}.png",
+            parse=self.root / "all_parsing" / folder / f"{stem}{self.parse_suffix}",
             pose_json=self.root / "all_person_clothes_keypoints" / folder / f"{stem}_keypoints.json",
         )
 
@@ -134,6 +162,10 @@ class MPVReader(DatasetReader):
         except DatasetFormatError as exc:
             scan.problems.append(str(exc))
             return scan
+        if is_demo_list(lines):
+            first = next(number for number, line in enumerate(lines, start=1) if line.strip())
+            scan.problems.append(f"{path}:{first}: {DEMO_LIST_PROBLEM}")
+            return scan
         files = FileIndex()
         for entry, (person_a, person_b, cloth, split) in list_rows(path, lines, COLUMNS, scan):
             if split not in SPLITS:
@@ -145,12 +177,12 @@ class MPVReader(DatasetReader):
             source, target = self.person(person_a), self.person(person_b)
             cloth_image, mask_candidates = self.cloth_files(cloth, files)
             ground_truth = ground_truth_path(self.root, source.image, target.image)
-            named: dict[str, Path | tuple[Path, ...]] = {}
+            named: dict[str, Path | tuple[Path, ...] | ParseFile] = {}
             for role, person in (("personA", source), ("personB", target)):
                 named.update(
                     {
                         f"{role} image": person.image,
-                        f"{role} parsing": person.parse,
+                        f"{role} parsing": ParseFile(person.parse, self.parse_suffix),
                         f"{role} keypoints": person.pose_json,
                     }
                 )
@@ -166,5 +198,5 @@ class MPVReader(DatasetReader):
                 cloth_mask=first_existing(mask_candidates, files),
                 ground_truth=ground_truth,
             )
-            scan.add(record, check_listed_files(entry, named, files))
+            scan.add(record, check_listed_files(entry, named, files, scan))
         return scan

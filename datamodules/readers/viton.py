@@ -20,9 +20,11 @@ from pathlib import Path, PurePosixPath
 
 from contract.errors import DatasetFormatError
 from datamodules.readers.base import (
+    PARSE_SUFFIXES,
     SPLITS,
     DatasetReader,
     FileIndex,
+    ParseFile,
     PersonRecord,
     SampleRecord,
     Scan,
@@ -37,9 +39,18 @@ POSE_DIRS = ("pose", "openpose-json", "openpose_json")
 
 
 class VitonReader(DatasetReader):
-    """VITON pairs -> contract samples (see ``DatasetReader`` for the arguments; parsing is LIP-20 by default)."""
+    """VITON pairs -> contract samples (see ``DatasetReader`` for the shared arguments; parsing is LIP-20 by
+    default).
+
+    Args:
+        parse_suffix: what follows a person's stem in its parsing file name (default ``.png``).
+    """
 
     format_name = "viton"
+
+    def __init__(self, root: str | Path, split: str = "train", parse_suffix: str = PARSE_SUFFIXES[0], **kwargs):
+        super().__init__(root, split, **kwargs)
+        self.parse_suffix = parse_suffix
 
     def splits_present(self) -> list[str]:
         return [split for split in SPLITS if self.list_path(split).is_file()]
@@ -47,33 +58,35 @@ class VitonReader(DatasetReader):
     def list_path(self, split: str) -> Path:
         return self.root / f"{split}_pairs.txt"
 
-    def split_folder(self, names: tuple[str, ...], what: str) -> Path:
-        """The first existing of several alternative folder names under ``<root>/<split>/``."""
-        split_dir = self.root / self.split
-        for name in names:
-            if (split_dir / name).is_dir():
-                return split_dir / name
-        raise DatasetFormatError(f"{split_dir}: no {what} folder ({' or '.join(f'{n}/' for n in names)})")
+    def list_names(self) -> list[str]:
+        return [self.list_path(split).name for split in SPLITS]
+
+    def split_folders(self, names: tuple[str, ...], files: FileIndex) -> tuple[Path, ...]:
+        """The first existing of several alternative folder names under ``<root>/<split>/``, or all of them when
+        none exists (its entries are then counted under one "folder not found" line, ``check_listed_files``)."""
+        folders = tuple(self.root / self.split / name for name in names)
+        return next(((folder,) for folder in folders if files.is_dir(folder)), folders)
 
     def scan_lists(self) -> Scan:
         scan = Scan()
         path = self.list_path(self.split)
         try:
             lines = read_list_lines(path)
-            parse_dir = self.split_folder(PARSE_DIRS, "parsing")
-            pose_dir = self.split_folder(POSE_DIRS, "pose")
         except DatasetFormatError as exc:
             scan.problems.append(str(exc))
             return scan
         split_dir = self.root / self.split
         files = FileIndex()
+        parse_dirs, pose_dirs = self.split_folders(PARSE_DIRS, files), self.split_folders(POSE_DIRS, files)
         for entry, (person_name, cloth_name) in list_rows(path, lines, COLUMNS, scan):
             stem = PurePosixPath(person_name).stem
+            parses = tuple(folder / f"{stem}{self.parse_suffix}" for folder in parse_dirs)
+            poses = tuple(folder / f"{stem}_keypoints.json" for folder in pose_dirs)
             person = PersonRecord(
                 name=person_name,
                 image=split_dir / "image" / person_name,
-                parse=parse_dir / f"{stem}.png",
-                pose_json=pose_dir / f"{stem}_keypoints.json",
+                parse=parses[0],
+                pose_json=poses[0],
             )
             record = SampleRecord(
                 source=person,
@@ -85,12 +98,12 @@ class VitonReader(DatasetReader):
             )
             named = {
                 "person image": person.image,
-                "person parsing": person.parse,
-                "person keypoints": person.pose_json,
+                "person parsing": ParseFile(parses, self.parse_suffix),
+                "person keypoints": poses,
                 "cloth image": record.cloth,
                 "cloth mask": record.cloth_mask,
             }
-            scan.add(record, check_listed_files(entry, named, files))
+            scan.add(record, check_listed_files(entry, named, files, scan))
         return scan
 
 

@@ -135,7 +135,8 @@ def test_reader_options_reach_the_readers(tmp_path, capsys):
     shutil.copy(root / "fasion-annotation-test.csv", root / "fashion-annotation-test.csv")
     assert [str(p) for p in check_dataset(root, "deepfashion")] == [
         f"{root}: expected one fa(s)hion-[resize-]annotation-test.csv (found: fashion-annotation-test.csv, "
-        "fasion-annotation-test.csv); choose with the reader option annotation_csv"
+        "fasion-annotation-test.csv); choose with the reader option annotation_csv (the keypoints of 4 entries, "
+        f"the first {root}/fasion-pairs-test.csv:2)"
     ]
     argv = ["check", "--root", str(root), "--format", "deepfashion"]
     assert run_cli([*argv, "--reader-option", "annotation_csv=fashion-annotation-test.csv"]) == 0
@@ -144,3 +145,99 @@ def test_reader_options_reach_the_readers(tmp_path, capsys):
     with pytest.raises(SystemExit):
         run_cli([*argv, "--reader-option", "novalue"])
     assert "expected KEY=VALUE, got 'novalue'" in capsys.readouterr().err
+
+
+def test_every_missing_folder_is_one_line_over_all_splits(tmp_path):
+    """A missing parsing folder no longer hides a missing pose folder: one line each, counting the entries of both
+    splits, and the images and cloth of the same entries are still checked."""
+    root = Path(shutil.copytree(FIXTURES / "mpv", tmp_path / "mpv"))
+    shutil.rmtree(root / "parse_cihp")
+    shutil.rmtree(root / "pose_coco")
+    (root / "images" / f"{B}.jpg").unlink()
+    problems = [str(problem) for problem in check_dataset(root, "mpv")]
+    first = f"the first {root}/data_pair.txt:1"
+    assert problems[:2] == [
+        f"{root}/parse_cihp: folder not found (the personA parsing and personB parsing of 4 entries, {first})",
+        f"{root}/pose_coco: folder not found (the personA keypoints and personB keypoints of 4 entries, {first})",
+    ]
+    assert problems[2:] and all(f"image not found: {root}/images/{B}.jpg" in problem for problem in problems[2:])
+
+    viton = Path(shutil.copytree(FIXTURES / "viton", tmp_path / "viton"))
+    shutil.rmtree(viton / "test/image-parse")
+    shutil.rmtree(viton / "test/pose")
+    split, first = viton / "test", f"the first {viton}/test_pairs.txt:1"
+    assert [str(problem) for problem in check_dataset(viton, "viton")] == [
+        f"{split}: no folder image-parse/ or image-parse-v3/ (the person parsing of 4 entries, {first})",
+        f"{split}: no folder pose/ or openpose-json/ or openpose_json/ (the person keypoints of 4 entries, {first})",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("fmt", "looked_for"),
+    [
+        ("viton", "train_pairs.txt, test_pairs.txt"),
+        ("deepfashion", "fa(s)hion-[resize-]pairs-train.csv, fa(s)hion-[resize-]pairs-test.csv"),
+    ],
+)
+def test_a_dataset_without_any_pair_list_names_the_files_looked_for(tmp_path, capsys, fmt, looked_for):
+    assert [str(problem) for problem in check_dataset(tmp_path, fmt)] == [
+        f"{tmp_path}: no pair list found (looked for {looked_for})"
+    ]
+    assert run_cli(["check", "--root", str(tmp_path), "--format", fmt]) == 1
+    assert capsys.readouterr().out.splitlines()[-1] == f"{fmt} dataset at {tmp_path}: 1 problem(s); clean samples: none"
+
+
+def test_mpv_competition_root_without_its_list_names_the_pattern(tmp_path):
+    (tmp_path / "all").mkdir()
+    assert [str(problem) for problem in check_dataset(tmp_path, "mpv")] == [
+        f"{tmp_path}: expected one all_poseA_poseB_clothes*.txt (found: none); choose with the reader option pair_list"
+    ]
+
+
+def test_deepfashion_without_annotation_csv_still_checks_every_pair(tmp_path):
+    root = deepfashion_root(tmp_path)
+    (root / "fasion-annotation-test.csv").unlink()
+    pairs = (root / "fasion-pairs-test.csv").read_text().splitlines()
+    missing = pairs[2].split(",")[-2]  # the source of the second pair
+    (root / "test" / missing).unlink()
+    problems = [str(problem) for problem in check_dataset(root, "deepfashion")]
+    assert problems == [
+        f"{root}: expected one fa(s)hion-[resize-]annotation-test.csv (found: none); choose with the reader option "
+        f"annotation_csv (the keypoints of {len(pairs) - 1} entries, the first {root}/fasion-pairs-test.csv:2)",
+        *(
+            f"{root}/fasion-pairs-test.csv:{number}: image '{missing}' not found in {root}/test"
+            for number, line in enumerate(pairs[1:], start=2)
+            if missing in line.split(",")
+        ),
+    ]
+
+
+def test_parsings_named_with_another_suffix_get_the_reader_option(tmp_path, capsys):
+    """MPV3D names parsings ``<stem>_label.png``: one line naming the suffix found, the one expected and the option;
+    with the option the dataset is clean."""
+    root = Path(shutil.copytree(FIXTURES / "mpv", tmp_path / "mpv"))
+    for parsing in (root / "parse_cihp").glob("*.png"):
+        parsing.rename(parsing.with_name(f"{parsing.stem}_label.png"))
+    assert [str(problem) for problem in check_dataset(root, "mpv")] == [
+        f"{root}/parse_cihp: parsing files end in '_label.png' where the reader expects '.png' (the personA parsing "
+        f"and personB parsing of 4 entries, the first {root}/data_pair.txt:1); the reader option parse_suffix sets "
+        "the suffix: parse_suffix=_label.png (reader_options in the data config, --reader-option for vton-data check)"
+    ]
+    assert run_cli(["check", "--root", str(root), "--format", "mpv", "--reader-option", "parse_suffix=_label.png"]) == 0
+
+    deepfashion = deepfashion_root(tmp_path)
+    (deepfashion / "testM_lip").mkdir()
+    for image in (deepfashion / "test").iterdir():
+        Image.new("L", (176, 256)).save(deepfashion / "testM_lip" / f"{image.stem}_label.png")
+    (problem,) = check_dataset(deepfashion, "deepfashion")
+    assert str(problem).startswith(f"{deepfashion}/testM_lip: parsing files end in '_label.png' where the reader ")
+    assert check_dataset(deepfashion, "deepfashion", {"parse_suffix": "_label.png"}) == []
+
+
+def test_an_mpv_demo_list_as_pair_list_points_to_vton_predict(tmp_path):
+    root = Path(shutil.copytree(FIXTURES / "mpv", tmp_path / "mpv"))
+    (root / "data_pair.txt").write_text(f"\n{A}.jpg\t{B}_keypoints.json\tCO121D08G-O11@10=cloth_front.jpg\ttest\n")
+    assert [str(problem) for problem in check_dataset(root, "mpv")] == [
+        f"{root}/data_pair.txt:2: second column is a keypoint JSON: pose-only targets belong in a `vton predict` "
+        "list (--data.predict_list FILE), which accepts this file directly"
+    ]

@@ -74,7 +74,10 @@ def test_missing_pose_folder_is_reported(viton_root):
     shutil.rmtree(viton_root / "test/pose")
     with pytest.raises(DatasetFormatError) as info:
         _ = VitonReader(viton_root, "test").records
-    assert str(info.value) == f"{viton_root}/test: no pose folder (pose/ or openpose-json/ or openpose_json/)"
+    assert str(info.value) == (
+        f"{viton_root}/test: no folder pose/ or openpose-json/ or openpose_json/ (the person keypoints of 4 entries, "
+        f"the first {viton_root}/test_pairs.txt:1)"
+    )
 
 
 def test_bad_pair_lines_name_file_and_line(viton_root):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from contract.errors import DatasetFormatError
 from datamodules import check
 from datamodules.check import check_dataset
 from datamodules.cli import main
+from datamodules.synthetic.dataset import SynthConfig, synthesize
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 A, B, C = (
@@ -31,13 +33,19 @@ def run_cli(argv: list[str]) -> int:
     return args.func(args)
 
 
+def printed_lines(capsys) -> list[str]:
+    """What the check printed, the summary without its timing (`` (<s> s with <n> worker(s))``)."""
+    lines = capsys.readouterr().out.splitlines()
+    return [*lines[:-1], re.sub(r" \(\d+\.\d s with \d+ worker\(s\)\)$", "", lines[-1])] if lines else lines
+
+
 @pytest.mark.parametrize("fmt", ["mpv", "viton", "viton-hd"])
 def test_real_fixtures_are_clean(fmt, capsys):
     root = FIXTURES / fmt
     assert check_dataset(root, fmt) == []
     assert run_cli(["check", "--root", str(root), "--format", fmt]) == 0
     clean = {"mpv": "2 train, 2 test", "viton": "4 test", "viton-hd": "1 test"}[fmt]
-    assert capsys.readouterr().out == f"{fmt} dataset at {root}: no problems; clean samples: {clean}\n"
+    assert printed_lines(capsys) == [f"{fmt} dataset at {root}: no problems; clean samples: {clean}"]
 
 
 def broken_mpv(tmp_path: Path) -> Path:
@@ -76,7 +84,7 @@ def test_broken_dataset_lists_every_problem_once(tmp_path, capsys):
         f"{root}/synthetic_gt/{C}__{A}.npz: vis values [7] outside 0 (background), 1 (visible), 2 (occluded)",
     ]
     assert run_cli(["check", "--root", str(root), "--format", "mpv"]) == 1
-    printed = capsys.readouterr().out.splitlines()
+    printed = printed_lines(capsys)
     assert printed == [*problems, f"mpv dataset at {root}: 8 problem(s); clean samples: 0 train, 0 test"]
 
 
@@ -184,7 +192,7 @@ def test_a_dataset_without_any_pair_list_names_the_files_looked_for(tmp_path, ca
         f"{tmp_path}: no pair list found (looked for {looked_for})"
     ]
     assert run_cli(["check", "--root", str(tmp_path), "--format", fmt]) == 1
-    assert capsys.readouterr().out.splitlines()[-1] == f"{fmt} dataset at {tmp_path}: 1 problem(s); clean samples: none"
+    assert printed_lines(capsys)[-1] == f"{fmt} dataset at {tmp_path}: 1 problem(s); clean samples: none"
 
 
 def test_mpv_competition_root_without_its_list_names_the_pattern(tmp_path):
@@ -241,3 +249,23 @@ def test_an_mpv_demo_list_as_pair_list_points_to_vton_predict(tmp_path):
         f"{root}/data_pair.txt:2: second column is a keypoint JSON: pose-only targets belong in a `vton predict` "
         "list (--data.predict_list FILE), which accepts this file directly"
     ]
+
+
+def test_workers_report_the_same_problems_in_the_same_order(tmp_path, capsys):
+    """``--workers 2`` loads chunks of entries in two processes: the same problems, in the list's order, as one
+    process, for defects in different chunks; the summary says how long it took."""
+    root = tmp_path / "synthetic"
+    synthesize(SynthConfig(str(root), height=64, width=48, n_train=3 * check.CHUNK, n_test=2, seed=0))
+    rows = [line.split("\t") for line in (root / "data_pair.txt").read_text().splitlines()]
+    for row in (rows[5], rows[check.CHUNK + 7], rows[2 * check.CHUNK + 1]):  # one defect in each chunk
+        (root / "images" / row[0]).write_bytes(b"broken")
+    one = [str(problem) for problem in check_dataset(root, "mpv")]
+    assert len(one) == 3 and all("unreadable or corrupt image file" in problem for problem in one)
+    assert [str(problem) for problem in check.run_check(root, "mpv", workers=2).problems] == one
+    assert run_cli(["check", "--root", str(root), "--format", "mpv", "--workers", "2"]) == 1
+    summary = capsys.readouterr().out.splitlines()[-1]
+    assert re.fullmatch(
+        rf"mpv dataset at {root}: 3 problem\(s\); clean samples: {3 * check.CHUNK - 3} train, 2 test "
+        r"\(\d+\.\d s with 2 worker\(s\)\)",
+        summary,
+    )

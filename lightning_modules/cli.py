@@ -31,6 +31,7 @@ from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from contract.errors import ConfigError, UserInputError
+from lightning_modules.batch_limits import prefer_int_batch_limits
 from lightning_modules.image_size import check_image_size
 from lightning_modules.interrupt import InterruptedRun
 from lightning_modules.parse_errors import explain_parse_error
@@ -98,6 +99,7 @@ def run_cli(args: list[str] | None = None, run: bool = True) -> VtonCLI:
     """Run the CLI and return it; ``args`` replaces ``sys.argv[1:]`` (tests), and DDP re-launches reuse ``sys.argv``
     untouched. ``run=False`` only builds the model, data and trainer of a config (benchmarks): ``args`` then has no
     subcommand, and no ``config.yaml`` is written."""
+    prefer_int_batch_limits()
     return VtonCLI(
         LightningModule,
         LightningDataModule,

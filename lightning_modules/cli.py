@@ -32,6 +32,7 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from contract.errors import ConfigError, UserInputError
 from lightning_modules.batch_limits import prefer_int_batch_limits
+from lightning_modules.cpu_notice import cpu_notice
 from lightning_modules.image_size import check_image_size
 from lightning_modules.interrupt import InterruptedRun
 from lightning_modules.parse_errors import explain_parse_error
@@ -93,6 +94,11 @@ class VtonCLI(LightningCLI):
         trainer = super().instantiate_trainer(**kwargs)
         trainer.callbacks.insert(0, InterruptedRun())
         return trainer
+
+    def before_fit(self) -> None:
+        notice = cpu_notice(self.trainer, self.model, self.datamodule)
+        if notice is not None and self.trainer.is_global_zero:
+            print(notice, file=sys.stderr)
 
 
 def run_cli(args: list[str] | None = None, run: bool = True) -> VtonCLI:

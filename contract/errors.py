@@ -20,3 +20,8 @@ class DatasetFormatError(UserInputError, ValueError):
 class ConfigError(UserInputError, ValueError):
     """A configuration that cannot work (a value the networks cannot take, options that do not fit together); the
     message names the config key, e.g. ``data.init_args.image_size``."""
+
+
+class StageCheckpointError(UserInputError, RuntimeError):
+    """A stage checkpoint is missing, changed, or does not fit the module it should restore; the message names the
+    checkpoint (and the stage, feeder or tensor at fault)."""

@@ -1,8 +1,8 @@
 """Loading a trained stage from its checkpoint to feed (frozen) or fine-tune another stage.
 
-Never pass an earlier stage's checkpoint to another stage's ``--ckpt_path``: LightningCLI would merge that
-checkpoint's hyper-parameters over the new run's. A stage names its inputs' checkpoints as model arguments
-and loads them here, with strict key matching and errors that name the stage.
+An earlier stage's checkpoint given to another stage's ``--ckpt_path`` is refused (``checkpoint_match``): LightningCLI
+would merge that checkpoint's hyper-parameters over the new run's. A stage names its inputs' checkpoints as model
+arguments and loads them here, with strict key matching and errors that name the stage.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import torch
 from lightning.pytorch import LightningModule
 from lightning.pytorch.core.mixins.hparams_mixin import _given_hyperparameters
 
-from contract.errors import UserInputError
+from contract.errors import StageCheckpointError
 from lightning_modules.stage import is_pretrained_key
 
 ModuleT = TypeVar("ModuleT", bound=LightningModule)
@@ -35,10 +35,6 @@ def own_hyperparameters() -> Iterator[None]:
         yield
     finally:
         _given_hyperparameters.reset(token)
-
-
-class StageCheckpointError(UserInputError, RuntimeError):
-    """A stage checkpoint is missing or does not fit the module it should restore."""
 
 
 def load_stage(

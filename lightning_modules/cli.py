@@ -13,8 +13,9 @@ User mistakes end in one line on stderr and exit status 2, with no traceback (``
 it): a key the config does not have (with the closest valid key, ``lightning_modules.parse_errors``), an image size
 the networks cannot take (checked after parsing, before anything is built: ``lightning_modules.image_size``), and
 every ``contract.errors.UserInputError`` raised while the run is built or runs (a data root that does not exist, a
-checkpoint that does not fit). Ctrl-C or SIGTERM during ``fit`` saves ``last.ckpt`` and prints how to resume
-(``lightning_modules.interrupt``).
+checkpoint that does not fit: another stage's, variant's or widths' given to ``--ckpt_path`` is refused before
+anything is built, ``lightning_modules.checkpoint_match``). Ctrl-C or SIGTERM during ``fit`` saves ``last.ckpt`` and
+prints how to resume (``lightning_modules.interrupt``).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from contract.errors import ConfigError, UserInputError
 from lightning_modules.batch_limits import prefer_int_batch_limits
+from lightning_modules.checkpoint_match import check_config_fits
 from lightning_modules.cpu_notice import cpu_notice
 from lightning_modules.image_size import check_image_size
 from lightning_modules.interrupt import InterruptedRun
@@ -74,7 +76,8 @@ class VtonCLI(LightningCLI):
         parser.link_arguments("data.init_args.image_size", "model.init_args.image_size")
 
     def parse_arguments(self, parser, args) -> None:  # noqa: ANN001 (jsonargparse parser and its args)
-        """LightningCLI's parsing, with a jsonargparse error turned into a one-line ``ConfigError``."""
+        """LightningCLI's parsing, with a jsonargparse error turned into a one-line ``ConfigError``; a ``--ckpt_path``
+        file must be a checkpoint of the config's stage, variant and networks (``checkpoint_match``)."""
         try:
             super().parse_arguments(parser, args)
         except ArgumentError as error:
@@ -85,6 +88,10 @@ class VtonCLI(LightningCLI):
                 for action in sub._actions
             ]
             raise ConfigError(explain_parse_error(str(error), keys)) from error
+        config = self.config.get(self.config.get("subcommand") or "")
+        path = config.get("ckpt_path") if config else None
+        if path and Path(path).is_file() and config.get("model"):  # before LightningCLI merges its hyper-parameters
+            check_config_fits(path, config.model.as_dict())
 
     def before_instantiate_classes(self) -> None:
         config = self.config[self.subcommand] if self.subcommand else self.config

@@ -97,6 +97,8 @@ class LayoutModule(StageModule):
         num_logged_images: samples in the validation image grid.
     """
 
+    stage_name = "stage 1 (layout)"
+
     def __init__(
         self,
         variant: str = "spg",

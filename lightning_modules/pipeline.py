@@ -84,6 +84,14 @@ class TryOnPipeline(StageModule):
         num_logged_images: samples in the validation image grid.
     """
 
+    stage_name = "the e2e chain"
+    checkpoint_arguments = {
+        "layout_checkpoint": LayoutModule,
+        "warp_checkpoint": WarpModule,
+        "synthesis_checkpoint": SynthesisModule,
+        "refine_checkpoint": RefineModule,
+    }
+
     def __init__(
         self,
         task: str = "tryon",

@@ -146,6 +146,9 @@ class RefineModule(StageModule):
         num_logged_images: samples in the validation image grid.
     """
 
+    stage_name = "stage 4 (refine)"
+    checkpoint_arguments = {"flow_checkpoint": WarpModule}
+
     def __init__(
         self,
         variant: str = "single_transform",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import ClassVar
 
 import torch
 from lightning.pytorch import LightningModule
@@ -18,6 +19,7 @@ from torch.optim import Optimizer
 from torchvision.utils import make_grid, save_image
 
 from contract.errors import ConfigError
+from lightning_modules.checkpoint_match import check_stage, check_state_fits, stage_name
 
 # State-dict keys of frozen pretrained backbones (loaded from their own files at construction, e.g. VGG19):
 # kept out of checkpoints (80 MB each) and refilled from the constructed module when a checkpoint loads.
@@ -53,6 +55,9 @@ class StageModule(LightningModule):
     """
 
     loss_weights: dict[str, float]
+    stage_name: ClassVar[str]  # "stage 1 (layout)": what error messages call the stage
+    # The ``*_checkpoint`` arguments of this stage and the stage class each one takes (``checkpoint_match``).
+    checkpoint_arguments: ClassVar[dict[str, type[LightningModule]]] = {}
 
     def __init__(self) -> None:
         super().__init__()
@@ -113,8 +118,16 @@ class StageModule(LightningModule):
             del state[key]
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
-        state = checkpoint["state_dict"]
-        state.update({k: v for k, v in self.state_dict().items() if is_pretrained_key(k) and k not in state})
+        """Refill the pretrained backbones; a Trainer restoring ``--ckpt_path`` also checks the checkpoint's stage,
+        variant, keys and shapes."""
+        path = self._trainer.ckpt_path if self._trainer is not None else None
+        class_path = f"{type(self).__module__}.{type(self).__qualname__}"
+        if path is not None:
+            check_stage(str(path), checkpoint, class_path, self.hparams)
+        state, own = checkpoint["state_dict"], self.state_dict()
+        state.update({k: v for k, v in own.items() if is_pretrained_key(k) and k not in state})
+        if path is not None:
+            check_state_fits(str(path), stage_name(class_path), state, own)
 
     @property
     def _batch_size(self) -> int | None:

@@ -137,6 +137,9 @@ class SynthesisModule(StageModule):
         num_logged_images: samples in the validation image grid.
     """
 
+    stage_name = "stage 3 (synthesis)"
+    checkpoint_arguments = {"layout_checkpoint": LayoutModule, "warp_checkpoint": WarpModule}
+
     def __init__(
         self,
         variant: str = "spg",

@@ -120,6 +120,9 @@ class TemporalSynthesisModule(StageModule):
         num_logged_images: windows in the validation grid.
     """
 
+    stage_name = "the temporal stage (sequences)"
+    checkpoint_arguments = {"synthesis_checkpoint": SynthesisModule, "flow_checkpoint": WarpModule}
+
     def __init__(
         self,
         image_size: tuple[int, int] = (256, 192),

@@ -98,6 +98,9 @@ class WarpModule(StageModule):
         num_logged_images: samples in the validation image grid.
     """
 
+    stage_name = "stage 2 (warp)"
+    checkpoint_arguments = {"layout_checkpoint": LayoutModule}
+
     def __init__(
         self,
         variant: str = "cascade",

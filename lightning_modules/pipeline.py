@@ -24,7 +24,8 @@ pixel warping on, the whole generator trainable).
 Stages load from their checkpoints with strict key matching (``lightning_modules.checkpoints.load_stage``: the error
 names the stage and the missing / unexpected keys). The frozen feeders a stage was trained with (stage 3's stage 1
 and 2, stage 2's stage 1) are dropped: the chain's own stages replace them. Stage 4's frozen intrinsic-flow regressor
-comes with the stage-4 checkpoint's own ``flow_regressor.*`` weights.
+is read back from the stage-2 file its checkpoint records (``lightning_modules.feeders``) and stays frozen, kept by
+file in the chain's checkpoints too; the stages themselves are fine-tuned, so their weights are in the chain's.
 """
 
 from __future__ import annotations

@@ -211,6 +211,8 @@ class RefineModule(StageModule):
         else:
             self.loss_weights = merge_loss_weights(INTRINSIC_LOSS_WEIGHTS, loss_weights)
             self.flow_regressor = self._frozen_flow_regressor(flow_checkpoint, flow_regressor)
+            if flow_checkpoint is not None:
+                self.record_feeder("flow_regressor", flow_checkpoint, source="flow_regressor.")
             self.generator = (generator or IntrinsicGenerator)(NUM_JOINTS, guide)
             make_discriminator = discriminator or partial(MultiScaleDiscriminator, num_scales=1, n_down=4)
             self.discriminator = make_discriminator(3 + 3 + NUM_JOINTS)

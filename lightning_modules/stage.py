@@ -20,6 +20,7 @@ from torchvision.utils import make_grid, save_image
 
 from contract.errors import ConfigError
 from lightning_modules.checkpoint_match import check_stage, check_state_fits, stage_name
+from lightning_modules.feeders import FEEDERS_KEY, FeederEntry, externalise, feeder_entry, restore_feeders
 
 # State-dict keys of frozen pretrained backbones (loaded from their own files at construction, e.g. VGG19):
 # kept out of checkpoints (80 MB each) and refilled from the constructed module when a checkpoint loads.
@@ -52,6 +53,8 @@ class StageModule(LightningModule):
 
     Subclasses set ``self.loss_weights`` (see ``merge_loss_weights``), call ``weighted_total`` and ``update``
     from their ``training_step``, and implement ``evaluate`` and ``grid_columns`` (``validation_step`` is here).
+    A frozen earlier stage loaded from a checkpoint file is recorded with ``record_feeder``: checkpoints then keep its
+    file's path and sha256 instead of its weights (``lightning_modules.feeders``).
     """
 
     loss_weights: dict[str, float]
@@ -64,6 +67,21 @@ class StageModule(LightningModule):
         # Which pretrained backbone weights this run uses ("imagenet:<file>" or "random (...)"): recorded in the
         # run's hyper-parameters at fit start, so a run trained without them can be told apart.
         self.pretrained_status: dict[str, str] = {}
+        self.feeders: dict[str, FeederEntry] = {}  # frozen feeder stages: attribute name -> their file's record
+
+    def record_feeder(self, attribute: str, path: str, source: str = "") -> None:
+        """The frozen module ``self.<attribute>`` holds the weights under ``source`` of the checkpoint at ``path``."""
+        self.feeders[attribute] = feeder_entry(path, source)
+
+    def all_feeders(self) -> dict[str, FeederEntry]:
+        """The records of the frozen feeders of this module and of the stages inside it, by state-dict prefix."""
+        return {
+            f"{name}.{attribute}." if name else f"{attribute}.": entry
+            for name, module in self.named_modules()
+            if isinstance(module, StageModule)
+            for attribute, entry in module.feeders.items()
+            if getattr(module, attribute, None) is not None
+        }
 
     def on_fit_start(self) -> None:
         if self.logger is not None and self.pretrained_status:
@@ -113,21 +131,37 @@ class StageModule(LightningModule):
             self.log_image_grid("val/grid", self.grid_columns(batch, out), self.hparams.num_logged_images)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
+        """Pretrained backbones and frozen feeders stay out of the checkpoint (the feeders' files are recorded)."""
         state = checkpoint["state_dict"]
         for key in [key for key in state if is_pretrained_key(key)]:
             del state[key]
+        feeders = externalise(state, self.all_feeders())
+        if feeders:
+            checkpoint[FEEDERS_KEY] = feeders
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
-        """Refill the pretrained backbones; a Trainer restoring ``--ckpt_path`` also checks the checkpoint's stage,
-        variant, keys and shapes."""
+        """Read the frozen feeders this module has back from their files and refill the pretrained backbones; a
+        Trainer restoring ``--ckpt_path`` also checks the checkpoint's stage, variant, keys and shapes."""
         path = self._trainer.ckpt_path if self._trainer is not None else None
         class_path = f"{type(self).__module__}.{type(self).__qualname__}"
         if path is not None:
             check_stage(str(path), checkpoint, class_path, self.hparams)
+        name = "checkpoint" if path is None else f"--ckpt_path {path}"
+        for prefix, entry in restore_feeders(checkpoint, name, self._has_module).items():
+            owner, _, attribute = prefix[:-1].rpartition(".")
+            self.get_submodule(owner).feeders[attribute] = entry
         state, own = checkpoint["state_dict"], self.state_dict()
         state.update({k: v for k, v in own.items() if is_pretrained_key(k) and k not in state})
         if path is not None:
             check_state_fits(str(path), stage_name(class_path), state, own)
+
+    def _has_module(self, prefix: str) -> bool:
+        """Whether the submodule at the state-dict ``prefix`` (``"layout."``) exists."""
+        try:
+            self.get_submodule(prefix[:-1])
+        except AttributeError:
+            return False
+        return True
 
     @property
     def _batch_size(self) -> int | None:

@@ -194,8 +194,10 @@ class SynthesisModule(StageModule):
         self.cloth_warper: WarpModule | None = None
         if layout_checkpoint is not None:
             self.layout = load_stage(layout_checkpoint, LayoutModule, "stage 1 (layout)")
+            self.record_feeder("layout", layout_checkpoint)
         if warp_checkpoint is not None:
             self.cloth_warper = load_stage(warp_checkpoint, WarpModule, "stage 2 (warp)")
+            self.record_feeder("cloth_warper", warp_checkpoint)
         if self.layout is not None and self.layout.variant != "spg":
             raise ConfigError(
                 f"stage 1 (layout): checkpoint {layout_checkpoint!r} is variant {self.layout.variant!r}; "

@@ -166,6 +166,7 @@ class TemporalSynthesisModule(StageModule):
         self.flow_estimator: WarpModule | None = None
         if flow_checkpoint is not None:
             self.flow_estimator = load_stage(flow_checkpoint, WarpModule, "stage 2 (flow)")
+            self.record_feeder("flow_estimator", flow_checkpoint)
             if self.flow_estimator.variant != "flow":
                 raise ConfigError(
                     f"stage 2 (flow): checkpoint {flow_checkpoint!r} is variant {self.flow_estimator.variant!r}; "

@@ -132,6 +132,7 @@ class WarpModule(StageModule):
         self.layout: LayoutModule | None = None
         if layout_checkpoint is not None:
             self.layout = load_stage(layout_checkpoint, LayoutModule, "stage 1 (layout)")
+            self.record_feeder("layout", layout_checkpoint)
 
         if variant == "cascade":
             self.loss_weights = merge_loss_weights(CASCADE_LOSS_WEIGHTS, loss_weights)

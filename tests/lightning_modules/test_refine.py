@@ -251,9 +251,12 @@ def test_cli_fit_seed_004_on_a_stage2_checkpoint(
         ]
     )
     last = tmp_path / "outputs/stage4_refine_intrinsic/checkpoints/last.ckpt"
-    state = torch.load(last, map_location="cpu", weights_only=False)["state_dict"]
+    checkpoint = torch.load(last, map_location="cpu", weights_only=False)
+    assert not [key for key in checkpoint["state_dict"] if key.startswith("flow_regressor.")]  # kept by file
+    assert checkpoint["vton_feeders"]["flow_regressor."]["path"] == str(stage2.resolve())
+    reloaded = RefineModule.load_from_checkpoint(last, map_location="cpu").state_dict()
     stage2_state = torch.load(stage2, map_location="cpu", weights_only=False)["state_dict"]
     for key, value in stage2_state.items():  # the frozen regressor is stage 2's, unchanged by stage 4's training
-        torch.testing.assert_close(state[key], value)
+        torch.testing.assert_close(reloaded[key], value)
     header = (tmp_path / "outputs/stage4_refine_intrinsic/version_0/metrics.csv").read_text().splitlines()[0]
     assert {"train/g/l1", "train/g/perc", "train/d/adv", "val/ssim", "val/warped_only/ssim"} <= set(header.split(","))

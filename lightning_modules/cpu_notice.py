@@ -22,7 +22,7 @@ def cpu_notice(trainer: Trainer, model: LightningModule, datamodule: LightningDa
     line = f"vton: training on the CPU ({why}): {parameters / 1e6:.1f} M trainable parameters{shape}."
     if parameters >= PAPER_WIDTH_PARAMETERS:
         line += (
-            " Paper-width networks need a GPU (README, 'On a CPU': about a minute a batch, 10 GB resident on 2 cores);"
+            " Paper-width networks need a GPU (README, 'On a CPU': about 100 s a batch, 10 GB resident on 2 cores);"
             " for a CPU try-out add the stage's preset after its config, e.g. -c configs/tiny/stage1_layout.yaml."
         )
     return line

@@ -12,7 +12,8 @@ hence ``auto_configure_optimizers=False``.
 User mistakes end in one line on stderr and exit status 2, with no traceback (``VTON_DEBUG=1`` or ``--debug`` shows
 it): a key the config does not have (with the closest valid key, ``lightning_modules.parse_errors``), an image size
 the networks cannot take (checked after parsing, before anything is built: ``lightning_modules.image_size``), and
-every ``contract.errors.UserInputError`` raised while the run is built or runs (a data root that does not exist, a
+every ``contract.errors.UserInputError`` raised while the run is built or runs (a data root that does not exist,
+checked with the image size for fit / validate / test so that no logger starts a run for it, a
 checkpoint that does not fit: another stage's, variant's or widths' given to ``--ckpt_path`` is refused before
 anything is built, ``lightning_modules.checkpoint_match``). Ctrl-C or SIGTERM during ``fit`` saves ``last.ckpt`` and
 prints how to resume (``lightning_modules.interrupt``).
@@ -32,6 +33,7 @@ from lightning.pytorch.cli import LightningCLI, SaveConfigCallback
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from contract.errors import ConfigError, UserInputError
+from datamodules.roots import require_root
 from lightning_modules.batch_limits import prefer_int_batch_limits
 from lightning_modules.checkpoint_match import check_config_fits
 from lightning_modules.cpu_notice import cpu_notice
@@ -42,6 +44,7 @@ from lightning_modules.parse_errors import explain_parse_error
 DEBUG_FLAG = "--debug"
 DEBUG_ENV = "VTON_DEBUG"
 EXIT_USER_ERROR, EXIT_INTERRUPTED, EXIT_TERMINATED = 2, 130, 143
+ROOT_SUBCOMMANDS = ("fit", "validate", "test")  # predict may read a prediction list alone
 
 
 def git_revision() -> str:
@@ -96,6 +99,9 @@ class VtonCLI(LightningCLI):
     def before_instantiate_classes(self) -> None:
         config = self.config[self.subcommand] if self.subcommand else self.config
         check_image_size(config.data.init_args.image_size, config.model.as_dict())
+        root = config.data.init_args.get("root")
+        if self.subcommand in ROOT_SUBCOMMANDS and root is not None:  # before the logger starts a run for nothing
+            require_root(root)
 
     def instantiate_trainer(self, **kwargs) -> Trainer:  # noqa: ANN003 (LightningCLI's trainer arguments)
         trainer = super().instantiate_trainer(**kwargs)

@@ -76,3 +76,20 @@ def test_a_bug_keeps_its_traceback(monkeypatch) -> None:
     monkeypatch.setattr(cli, "run_cli", lambda args=None: [][1])
     with pytest.raises(IndexError):
         cli.main(["fit"])
+
+
+@pytest.mark.parametrize("subcommand", ["fit", "test"])
+def test_a_data_root_that_does_not_exist_is_refused_before_any_logger_starts(
+    subcommand, capsys, monkeypatch, tmp_path
+) -> None:
+    """With the configs' own W&B logger: one line and no offline run folder left behind for a run that never was."""
+    monkeypatch.setenv("VTON_DEBUG", "0")
+    monkeypatch.chdir(tmp_path)
+    code, err = run_main(capsys, subcommand, "-c", str(REPO / "configs/stage1_layout.yaml"))
+    assert code == 2
+    assert err.splitlines()[-1] == (
+        "vton: error: data/synthetic_mpv: does not exist; run `make data` to write the built-in synthetic set"
+    )
+    code, err = run_main(capsys, subcommand, "-c", str(REPO / "configs/stage1_layout.yaml"), "--data.root", "absent")
+    assert (code, err.splitlines()[-1]) == (2, "vton: error: absent: does not exist")
+    assert not (tmp_path / "outputs").exists()

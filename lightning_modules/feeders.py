@@ -35,8 +35,11 @@ def file_sha256(path: Path) -> str:
     stat = path.stat()
     key = (str(path), stat.st_mtime_ns, stat.st_size)
     if key not in _hashes:
-        with path.open("rb") as file:
-            _hashes[key] = hashlib.file_digest(file, "sha256").hexdigest()
+        digest = hashlib.sha256()
+        with path.open("rb") as file:  # in 1 MiB blocks (hashlib.file_digest needs Python 3.11; we support 3.10)
+            for block in iter(lambda: file.read(1 << 20), b""):
+                digest.update(block)
+        _hashes[key] = digest.hexdigest()
     return _hashes[key]
 
 

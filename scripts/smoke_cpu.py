@@ -96,9 +96,11 @@ def main() -> int:
         if args.only and run.name not in args.only:
             continue
         status, seconds, gib, tail = measure(command(run, out))
-        over = [f"> {args.max_seconds:.0f} s"] * (seconds > args.max_seconds) + [f"> {args.max_gb} GiB"] * (
-            gib > args.max_gb
-        )
+        over = []
+        if seconds > args.max_seconds:
+            over.append(f"> {args.max_seconds:.0f} s")
+        if gib > args.max_gb:
+            over.append(f"> {args.max_gb} GiB")
         verdict = f"exit {status}" if status else ", ".join(over) or "ok"
         print(f"| {run.name} | {seconds:.1f} | {gib:.2f} | {verdict} |", flush=True)
         if status:

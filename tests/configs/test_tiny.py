@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ STAGES = sorted(path.stem for path in CONFIGS.glob("*.yaml"))
 MAX_PARAMETERS = 2_000_000  # the paper widths have 5.8 M (flow regressor) to 51 M (seed 004's generator)
 
 
+@cache
 def smoke_runs() -> tuple:
     spec = importlib.util.spec_from_file_location("smoke_cpu", REPO / "scripts/smoke_cpu.py")
     module = importlib.util.module_from_spec(spec)
@@ -26,8 +28,8 @@ def smoke_runs() -> tuple:
 
 
 def preset_args(stage: str) -> list[str]:
-    """The configs of one smoke run (the fusion preset goes on top of stage 4's), without training or logging."""
-    stems = ("stage4_refine", stage) if stage == "stage4_refine_fusion" else (stage,)
+    """The configs of ``stage``'s smoke run (the fusion preset goes on top of stage 4's), without logging."""
+    (stems,) = [run.configs for run in smoke_runs() if run.name == stage]
     args = [arg for stem in stems for arg in ("-c", str(CONFIGS / f"{stem}.yaml"))]
     args += [arg for stem in stems for arg in ("-c", str(CONFIGS / "tiny" / f"{stem}.yaml"))]
     return [*args, "--trainer.logger", "false", "--trainer.callbacks", "[]"]

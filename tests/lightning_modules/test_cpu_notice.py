@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import torch
@@ -41,12 +40,8 @@ def test_frozen_parameters_are_not_counted():
     assert "0.0 M trainable parameters" in cpu_notice(trainer, module, None)
 
 
-def test_vton_fit_on_the_cpu_prints_it_once(stage1_args, tiny_synthetic_roots, tmp_path, capfd):
-    previous = Path.cwd()
-    os.chdir(tmp_path)
-    try:
-        run_cli(["fit", "-c", str(REPO / "configs/stage1_layout.yaml"), *stage1_args(tiny_synthetic_roots["mpv"])])
-    finally:
-        os.chdir(previous)
+def test_vton_fit_on_the_cpu_prints_it_once(stage1_args, tiny_synthetic_roots, tmp_path, monkeypatch, capfd):
+    monkeypatch.chdir(tmp_path)
+    run_cli(["fit", "-c", str(REPO / "configs/stage1_layout.yaml"), *stage1_args(tiny_synthetic_roots["mpv"])])
     lines = [line for line in capfd.readouterr().err.splitlines() if line.startswith("vton: training on the CPU")]
     assert len(lines) == 1 and "at 64x48, batch 2." in lines[0]

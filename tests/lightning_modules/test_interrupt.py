@@ -53,8 +53,10 @@ def signal_at_step(monkeypatch: pytest.MonkeyPatch, signum: int, step: int) -> N
 
 @pytest.fixture
 def restore_sigint():
-    """Lightning ignores SIGINT after a graceful Ctrl-C shutdown; give the test process its handler back."""
-    handler = signal.getsignal(signal.SIGINT)
+    """Ctrl-C raises ``KeyboardInterrupt`` during the test even where the test process was started with SIGINT ignored
+    (a job put in the background by a shell without job control), and the process's handler comes back after it
+    (Lightning ignores SIGINT after a graceful Ctrl-C shutdown)."""
+    handler = signal.signal(signal.SIGINT, signal.default_int_handler)
     yield
     signal.signal(signal.SIGINT, handler)
 

@@ -59,15 +59,19 @@ def test_a_user_mistake_is_one_line_and_exit_status_2(capsys) -> None:
     assert "Traceback" not in err
 
 
-def test_an_error_raised_while_the_module_is_built_is_found_behind_jsonargparse(capsys, monkeypatch) -> None:
+def test_an_error_raised_while_the_module_is_built_is_found_behind_jsonargparse(
+    capsys, monkeypatch, tiny_synthetic_roots
+) -> None:
+    """On a data root that exists (a fresh clone has no `make data` output, and the root is checked first)."""
     monkeypatch.setenv("VTON_DEBUG", "0")  # off, and restored after the test: --debug below sets it to 1
-    config = str(REPO / "configs/stage2_warp_tps.yaml")
-    code, err = run_main(capsys, "fit", "-c", config, "--model.init_args.layout_checkpoint", "/nonexistent.ckpt")
+    args = ["fit", "-c", str(REPO / "configs/stage2_warp_tps.yaml"), "--data.root", str(tiny_synthetic_roots["mpv"])]
+    args += ["--model.init_args.layout_checkpoint", "/nonexistent.ckpt"]
+    code, err = run_main(capsys, *args)
     assert code == 2
     assert err.splitlines()[-1] == "vton: error: stage 1 (layout): checkpoint '/nonexistent.ckpt' not found"
     assert "Traceback" not in err
     with pytest.raises(ValueError) as raised:  # --debug: the exception itself, for the traceback
-        cli.main(["fit", "-c", config, "--model.init_args.layout_checkpoint", "/nonexistent.ckpt", "--debug"])
+        cli.main([*args, "--debug"])
     assert isinstance(cli.user_error(raised.value), StageCheckpointError)
     assert os.environ["VTON_DEBUG"] == "1"  # what a DDP re-launch inherits
 

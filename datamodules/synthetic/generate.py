@@ -28,6 +28,7 @@ from datamodules.synthetic.person import build_outfit_looks
 from datamodules.synthetic.pose_prior import sample_articulation, sample_framing, sample_framing_kind, sample_sequence
 from datamodules.synthetic.render import Frame, Rendered, ground_truth_flow, render
 from datamodules.synthetic.skeleton import Articulation, Framing, PosedBody, pose_body
+from datamodules.synthetic.textures import texture_family
 
 SPLIT_CODES = {"train": 0, "test": 1, "sequence_train": 2, "sequence_test": 3}
 TRIPLET_KINDS: tuple[str, ...] = ("same", "cross")
@@ -48,7 +49,8 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
 @dataclass
 class PersonImage:
     """One rendered person: ``image`` planar ``[3, H, W]`` uint8, ``parse`` ``[H, W]`` uint8 (LIP),
-    ``keypoints`` ``[18, 3]`` (x, y, visible), the framing kind and the body yaw (radians)."""
+    ``keypoints`` ``[18, 3]`` (x, y, visible), the framing kind, the body yaw (radians), and the kind
+    (``garments.TOP_KINDS``) and pattern (``textures.TEXTURE_FAMILIES``) of the top or dress worn."""
 
     image: np.ndarray
     parse: np.ndarray
@@ -56,6 +58,7 @@ class PersonImage:
     framing: str
     yaw: float
     top_kind: str
+    top_pattern: str
 
 
 @dataclass
@@ -96,7 +99,9 @@ def _render_people(
     frames = [Frame(body, part_looks) for body, part_looks in zip(bodies, looks, strict=True)]
     rendered = render(frames, [background] * len(frames))
     people = [
-        PersonImage(to_uint8(r.image), r.parse, keypoints(b, r.part), kind, pose.yaw, o.top.kind)
+        PersonImage(
+            to_uint8(r.image), r.parse, keypoints(b, r.part), kind, pose.yaw, o.top.kind, texture_family(o.top.texture)
+        )
         for r, b, (_, kind), pose, o in zip(rendered, bodies, framings, poses, outfits, strict=True)
     ]
     return people, list(zip(rendered, bodies, strict=True))

@@ -35,6 +35,7 @@ from datamodules.synthetic.kernels import (
 from datamodules.synthetic.sampling import pick
 
 Texture = Callable[[np.ndarray, np.ndarray], np.ndarray]
+FAMILY_OF_KIND = {code: family for family, code in TEXTURE_KINDS.items()}
 
 TEXTURE_FAMILIES: tuple[str, ...] = ("solid", "stripes", "checks", "dots", "print", "gradient", "noise")
 PRINT_WORDS: tuple[str, ...] = (
@@ -73,6 +74,12 @@ class _Coded:
         out = np.empty((3, *shape), np.float32)
         texture_grid(self.code, self.image, x.reshape(-1, grid), y.reshape(-1, grid), out.reshape(3, -1, grid))
         return out
+
+
+def texture_family(texture: Texture) -> str:
+    """The family (``TEXTURE_FAMILIES``) of a garment texture, read from its code (a print counts as ``print``
+    whatever its ground)."""
+    return FAMILY_OF_KIND[int(texture.code[0])]
 
 
 def _code(family: str, colours: np.ndarray, angle: float = 0.0, *scalars: float) -> np.ndarray:

@@ -18,7 +18,8 @@ names the flat image ``<target person and outfit>_6flat.jpg`` in the split folde
 
 Both: ``synthetic_gt/<source stem>__<target stem>.npz`` (``vis`` uint8 [H, W] and ``flow_foreground`` float32
 [2, N], the flow at the N foreground pixels ``vis > 0`` in row-major order, zero elsewhere: the readers expand it
-to ``flow`` [2, H, W]) and, with sequences, ``sequences/<seq id>/{image/<t>.jpg, pose/<t>_keypoints.json,
+to ``flow`` [2, H, W]), ``synthetic_gt/<source stem>__<target stem>.json`` (the garments' kind and pattern,
+``attributes``) and, with sequences, ``sequences/<seq id>/{image/<t>.jpg, pose/<t>_keypoints.json,
 parse/<t>.png, synthetic_gt/<t-1>__<t>.npz, cloth.jpg, cloth_mask.png}`` and ``sequences/sequences.txt``
 (``<seq id> <T> <kind> <split>``).
 
@@ -45,6 +46,7 @@ import numpy as np
 from PIL import Image
 
 from contract.sample import SYNTHETIC_GT_DIR
+from datamodules.synthetic.attributes import attributes_path, encode_attributes
 from datamodules.synthetic.generate import PersonImage, PoseSequence, Triplet
 
 JPEG_OPTIONS = {"quality": 95, "subsampling": 0}
@@ -164,6 +166,16 @@ def write_ground_truth(path: Path, flow: np.ndarray, vis: np.ndarray) -> None:
     write_file(path, _zip(members))
 
 
+def write_triplet_attributes(ground_truth: Path, split: str, triplet: Triplet, images: dict[str, str]) -> None:
+    """The triplet's garment attribute file beside its flow file (``attributes``); ``images``: role -> image path
+    relative to the dataset root. The cloth is the garment the target wears."""
+    garments = {
+        role: (images[role], person.top_kind, person.top_pattern)
+        for role, person in (("source", triplet.source), ("target", triplet.target), ("cloth", triplet.target))
+    }
+    write_file(attributes_path(ground_truth), encode_attributes(split, garments))
+
+
 # --- MPV ---------------------------------------------------------------------------------------
 
 
@@ -184,7 +196,10 @@ def write_mpv_triplet(root: Path, split: str, index: int, triplet: Triplet) -> s
         write_openpose(root / "pose_coco" / f"{stem}_keypoints.json", person.keypoints)
     write_jpeg(root / "cloth_image" / f"{cloth}.jpg", triplet.cloth)
     write_png(root / "cloth_mask" / f"{cloth}_mask.png", triplet.cloth_mask.astype(np.uint8) * 255)
-    write_ground_truth(root / SYNTHETIC_GT_DIR / f"{source}__{target}.npz", triplet.flow, triplet.vis)
+    ground_truth = root / SYNTHETIC_GT_DIR / f"{source}__{target}.npz"
+    write_ground_truth(ground_truth, triplet.flow, triplet.vis)
+    images = {"source": f"images/{source}.jpg", "target": f"images/{target}.jpg", "cloth": f"cloth_image/{cloth}.jpg"}
+    write_triplet_attributes(ground_truth, split, triplet, images)
     return f"{source}.jpg\t{target}.jpg\t{cloth}.jpg\t{split}"
 
 
@@ -223,7 +238,10 @@ def write_deepfashion_triplet(root: Path, split: str, index: int, triplet: Tripl
         rows.append(_annotation_row(name, person.keypoints))
     garment = f"{names[1].rsplit('_', 1)[0]}_6flat.jpg"
     write_jpeg(root / split / garment, triplet.cloth)
-    write_ground_truth(root / SYNTHETIC_GT_DIR / f"{names[0][:-4]}__{names[1][:-4]}.npz", triplet.flow, triplet.vis)
+    ground_truth = root / SYNTHETIC_GT_DIR / f"{names[0][:-4]}__{names[1][:-4]}.npz"
+    write_ground_truth(ground_truth, triplet.flow, triplet.vis)
+    images = {"source": f"{split}/{names[0]}", "target": f"{split}/{names[1]}", "cloth": f"{split}/{garment}"}
+    write_triplet_attributes(ground_truth, split, triplet, images)
     return rows, f"{names[0]},{names[1]},{garment}", names
 
 

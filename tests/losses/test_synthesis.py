@@ -112,3 +112,50 @@ def test_identity_loss_by_hand_and_only_the_fake_gets_gradients() -> None:
     assert fake.grad.abs().sum() > 0 and real.grad is None
     with pytest.raises(ValueError, match="differ"):
         identity_loss(embed, fake, torch.zeros(1, 3, 4, 4))
+
+
+def saved_face_embedder(tmp_path) -> torch.nn.Module:
+    """A small conv embedder the test builds, saved as a user's TorchScript file and loaded as ``SynthesisModule``
+    loads ``face_embedder_path`` (``models.face.load_face_embedder``): frozen, eval mode."""
+    from models.face import load_face_embedder
+
+    torch.manual_seed(0)
+    network = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.Tanh(), torch.nn.AdaptiveAvgPool2d(2), torch.nn.Flatten()
+    )
+    path = tmp_path / "face.pt"
+    torch.jit.script(network.eval()).save(str(path))
+    return load_face_embedder(str(path))
+
+
+def test_identity_loss_is_zero_for_the_same_faces_and_positive_for_other_ones(tmp_path) -> None:
+    embedder = saved_face_embedder(tmp_path)
+    faces = torch.rand(3, 3, 8, 6) * 2 - 1
+    assert identity_loss(embedder, faces.clone(), faces).item() == 0.0
+    others = faces.roll(1, dims=0)  # each face compared with another person's
+    assert identity_loss(embedder, others, faces).item() > 1e-3
+    closer = faces + 0.1 * (others - faces)
+    assert identity_loss(embedder, closer, faces) < identity_loss(embedder, others, faces)
+
+
+def test_identity_loss_gradient_reaches_the_generated_image_in_the_face_region_only(tmp_path) -> None:
+    """As stage 3 computes it: the face + hair pixels cut to their box (``models.crop``) and resized."""
+    from models.crop import crop_boxes, mask_boxes
+
+    embedder = saved_face_embedder(tmp_path)
+    head = torch.zeros(2, 1, 32, 24)
+    head[0, :, 3:11, 8:16] = 1.0
+    head[1, :, 5:12, 6:13] = 1.0
+
+    def faces(image: torch.Tensor) -> torch.Tensor:
+        return crop_boxes(image * head, mask_boxes(head), (8, 6))
+
+    target = torch.rand(2, 3, 32, 24) * 2 - 1
+    generated = (target + 0.5 * torch.randn(2, 3, 32, 24)).requires_grad_()
+    loss = identity_loss(embedder, faces(generated), faces(target))
+    assert loss.item() > 0
+    loss.backward()
+    grad = generated.grad.abs().sum(1, keepdim=True)
+    assert (grad[head == 0] == 0).all()  # nothing outside the face moves L_id
+    assert (grad[head == 1] > 0).float().mean() > 0.9  # the face pixels do
+    assert all(p.grad is None for p in embedder.parameters())  # the embedder stays frozen

@@ -41,3 +41,20 @@ def test_state_dict_needs_and_uses_the_architecture(tmp_path) -> None:
 def test_missing_file_is_named(tmp_path) -> None:
     with pytest.raises(FileNotFoundError, match="nope.pt"):
         load_face_embedder(str(tmp_path / "nope.pt"))
+
+
+def test_frozen_embedder_still_passes_gradients_to_the_faces(tmp_path) -> None:
+    """L_id trains the generator through the embedder: frozen weights, but a gradient for its input."""
+    path = tmp_path / "face.pt"
+    torch.jit.script(tiny_embedder().eval()).save(str(path))
+    loaded = load_face_embedder(str(path))
+    faces = torch.randn(2, 3, 12, 10, requires_grad=True)
+    loaded(faces).sum().backward()
+    assert faces.grad.abs().sum() > 0 and all(p.grad is None for p in loaded.parameters())
+
+
+def test_a_file_without_a_state_dict_is_named(tmp_path) -> None:
+    path = tmp_path / "weights.pth"
+    torch.save(torch.zeros(3), path)
+    with pytest.raises(ValueError, match="weights.pth' holds a Tensor, not a state dict"):
+        load_face_embedder(str(path), architecture=tiny_embedder)

@@ -9,7 +9,7 @@ ARGS   ?=
 DATA_DIR ?= data
 
 .PHONY: help install test lint format data train-stage1 train-stage2 train-stage3 train-stage4 train-stage4-fusion \
-	train-temporal train-e2e smoke eval predict bench bench-synth
+	train-temporal train-e2e smoke eval predict bench bench-synth attribute-classifier
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -64,6 +64,9 @@ train-e2e:  ## joint fine-tuning of the chained stages (configs/e2e.yaml; needs 
 
 smoke:  ## every stage and the chain for 4 steps with the CPU preset configs/tiny/ (about 4 min on 2 cores; outputs/smoke/)
 	$(BIN)/python scripts/smoke_cpu.py $(ARGS)
+
+attribute-classifier: $(DATA_DIR)/synthetic_mpv/data_pair.txt  ## train the synthetic set's garment attribute classifier for AttrRec-k / FashionIS (CPU, minutes; into torch's cache)
+	$(BIN)/python scripts/train_attribute_classifier.py --root $(DATA_DIR)/synthetic_mpv $(ARGS)
 
 eval:  ## full evaluation table of the chain on the test split (ARGS="--ckpt_path outputs/e2e/checkpoints/last.ckpt")
 	$(VTON) test -c configs/e2e.yaml $(ARGS)

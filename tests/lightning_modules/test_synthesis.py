@@ -193,7 +193,9 @@ def test_bad_arguments_are_named() -> None:
 def test_optimisation_on_one_batch_drives_the_loss_down(synthetic_batch) -> None:
     """SPG-VTON's objective but L_id (needs a real embedder) and L_perc (random VGG offline; slow on CPU): the try-on
     error falls while both GANs train along, at the config's Adam (lr 2e-4, betas (0, 0.999), weight decay 5e-4).
-    150 steps end at 0.62x on torch 2.11 and 2.14.1 (30 steps: 0.94x); the bar is 0.75x."""
+    With G3's own mask logit head (models/generator.py) the regulariser ``alpha_2 |1 - M|`` first lifts the mask
+    (mean 0.50 -> 0.63 at 150 steps) before the image term pulls it back: 0.85x at 75 steps, 0.77x at 150, 0.68x at
+    225, 0.58x at 300 on torch 2.14.1; 225 steps, the bar is 0.75x."""
     module = tiny_module(loss_weights={"id": 0.0, "perc": 0.0}, erase_probability=0.0)
 
     @torch.no_grad()
@@ -204,7 +206,7 @@ def test_optimisation_on_one_batch_drives_the_loss_down(synthetic_batch) -> None
     trainer = L.Trainer(
         max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False
     )
-    trainer.fit(module, train_dataloaders=DataLoader([synthetic_batch] * 150, batch_size=None))
+    trainer.fit(module, train_dataloaders=DataLoader([synthetic_batch] * 225, batch_size=None))
     after = try_on_error()
     assert after < 0.75 * before, f"|I_t_hat - I_t| went from {before:.3f} to {after:.3f}"
 

@@ -7,9 +7,10 @@ source and target images; it is scored on the test split's and exported with ``m
 save_attribute_classifier`` to ``--out`` (default ``$TORCH_HOME/hub/checkpoints/vton_attribute_classifier.pt2``,
 where ``vton test`` finds it with ``weights_dir`` unset). Nothing is downloaded.
 
-Choices (seed 004 does not describe its recogniser's training): Adam at 1e-3, batch 64, 4 epochs, the sum of the
-two groups' cross entropies, random horizontal flips (a garment's kind and pattern do not change in a mirror); the
-images are resized once, as the network would (bilinear, antialiased), and kept as uint8.
+Choices (seed 004 does not describe its recogniser's training): Adam at 2e-3 with a cosine decay to 0 over the
+run, batch 64, 10 epochs, the sum of the two groups' cross entropies, random horizontal flips (a garment's kind and
+pattern do not change in a mirror), a 128x96 input; the images are resized once, as the network would (bilinear,
+antialiased), and kept as uint8; training runs channels-last (faster convolutions on a CPU).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from metrics.lpips import weights_folder
 from models.attribute_classifier import AttributeClassifier
 
 GROUP_SIZES = [len(values) for values in ATTRIBUTE_GROUPS.values()]
-LEARNING_RATE, BATCH_SIZE, EPOCHS = 1e-3, 64, 4
+LEARNING_RATE, BATCH_SIZE, EPOCHS, INPUT_SIZE = 2e-3, 64, 10, (128, 96)
 
 
 def load_images(root: Path, records: list[GarmentAttributes], size: tuple[int, int]) -> torch.Tensor:
@@ -71,10 +72,12 @@ def train(
     lr: float = LEARNING_RATE,
     seed: int = 0,
 ) -> list[float]:
-    """Adam over shuffled batches with random horizontal flips; returns the mean loss of each epoch."""
+    """Adam (cosine decay to 0) over shuffled batches with random horizontal flips; returns each epoch's mean loss."""
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    model.train()
+    steps = epochs * -(-len(images) // batch_size)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
+    model.train().to(memory_format=torch.channels_last)
     losses = []
     for _ in range(epochs):
         order, total = torch.randperm(len(images), generator=generator), 0.0
@@ -83,12 +86,14 @@ def train(
             batch = to_model_range(images[index])
             flip = torch.rand(len(index), generator=generator) < 0.5
             batch[flip] = batch[flip].flip(-1)
-            loss = group_loss(model(batch), labels[index])
+            loss = group_loss(model(batch.contiguous(memory_format=torch.channels_last)), labels[index])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            schedule.step()
             total += float(loss.detach()) * len(index)
         losses.append(total / len(images))
+    model.to(memory_format=torch.contiguous_format)
     return losses
 
 
@@ -133,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=EPOCHS)
     parser.add_argument("--batch-size", type=int, default=BATCH_SIZE)
     parser.add_argument("--lr", type=float, default=LEARNING_RATE)
-    parser.add_argument("--input-size", type=parse_size, default=(128, 96), help="what the network sees, HxW")
+    parser.add_argument("--input-size", type=parse_size, default=INPUT_SIZE, help="what the network sees, HxW")
     parser.add_argument("--width", type=int, default=16, help="channels of the first stage")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)

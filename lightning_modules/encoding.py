@@ -28,3 +28,13 @@ def drop_channels(probs: Tensor, labels: Iterable[int]) -> Tensor:
     """Zero the given label channels of a ``[B, K, H, W]`` (soft) parsing: "remove the region" of those labels."""
     dropped = set(labels)
     return torch.stack([torch.zeros_like(c) if k in dropped else c for k, c in enumerate(probs.unbind(1))], 1)
+
+
+def straight_through_label_mask(probs: Tensor, labels: Iterable[int]) -> Tensor:
+    """``[B, K, H, W]`` class probabilities -> ``[B, 1, H, W]``: forward, the hard mask of the arg-maxed labels
+    (``label_mask(probs.argmax(1), labels)``, exactly {0, 1}); backward, the gradient of the labels' summed
+    probabilities (straight-through estimator), so a later stage's loss reaches the network that gave ``probs``."""
+    labels = list(labels)
+    hard = label_mask(probs.argmax(1), labels)
+    soft = sum(probs[:, label : label + 1] for label in labels)
+    return hard + (soft - soft.detach())

@@ -2,16 +2,23 @@
 
 Try-on (``task="tryon"``, seed 003 Sec. III-E step 3 and Fig. 2):
 
-1. stage 1 (``LayoutModule``, variant ``spg``): ``S_t_hat``, the coarse image ``I_p`` and ``M_p^C``;
+1. stage 1 (``LayoutModule``, variant ``spg``): ``S_t_hat``, the coarse image ``I_p`` and ``M_p^C``; G2 reads G1's
+   softmax without the cut that stage 1 trains with (``detach_layout`` is set ``False`` here);
 2. stage 2 (``WarpModule``, ``cascade`` or ``tps``): the in-shop cloth warped to stage 1's cloth region
-   (``WarpModule.cloth_region_from_layout``: straight-through, so stage 2's losses reach stage 1);
+   (``WarpModule.cloth_region_from_layout``: G2's soft ``M_p^C`` for tps, the arg-maxed cloth labels with a
+   straight-through gradient for cascade);
 3. stage 3 (``SynthesisModule``): ``I_t_hat`` from ``I_p``, ``C_w`` and ``P_t``; face / hair regions from the
-   predicted parsing;
+   predicted parsing, straight-through (``encoding.straight_through_label_mask``: the hard masks forward, the
+   gradient of their labels' probabilities backward);
 4. stage 4 (``RefineModule`` with ``fusion=True``, optional): warps the source person to ``p_t`` and fuses it with
    ``I_t_hat`` (face, hair, untouched garments); the result is its image (``I_t_hat`` without stage 4).
 
 Pose transfer (``task="pose_transfer"``): stage 4 (``fusion=False``) alone; a stage-1 checkpoint adds the predicted
 target parsing to the outputs (evaluated as parsing mIoU; stage 4's networks take no parsing).
+
+Joint fine-tuning is end to end (seed 003 Sec. III-E, step 3): with those relaxations every trainable stage receives
+the gradient of every later stage's loss, G1 included (G1 through G2's input, the cloth region and the face / hair
+masks; tested per warp variant, with and without stage 4, in ``tests/lightning_modules/test_pipeline.py``).
 
 Joint objective: ``sum_s stage_loss_weights[s] * L_s`` with ``L_s`` each stage's own weighted generator losses
 (``loss_weights`` of its checkpoint) on the chain's outputs, logged as ``train/<stage>/<loss>``; every stage's
@@ -40,7 +47,7 @@ from contract.errors import ConfigError
 from contract.sample import MASK_GROUPS
 from datamodules.visualize import parse_to_color
 from lightning_modules.checkpoints import load_stage
-from lightning_modules.encoding import label_mask
+from lightning_modules.encoding import straight_through_label_mask
 from lightning_modules.layout import LayoutModule, paper_adam
 from lightning_modules.refine import RefineModule
 from lightning_modules.stage import StageModule, merge_loss_weights
@@ -144,6 +151,8 @@ class TryOnPipeline(StageModule):
             self.synthesis = given.get("synthesis") or self._load("synthesis", paths["synthesis"])
         self.refine: RefineModule | None = given.get("refine") or self._load("refine", paths["refine"])
         self._check_chain(image_size)
+        if self.layout is not None:  # end to end: G2 reads G1's softmax with its gradient (module docstring)
+            self.layout.hparams.detach_layout = False
         if self.refine is not None:  # seed 004's schedule in its final phase (module docstring)
             self.refine.hparams.pixel_warping_start_epoch = 0
             self.refine.adversarial_start_epoch = 0
@@ -251,12 +260,12 @@ class TryOnPipeline(StageModule):
             layout = out["layout"]
             out["warp"] = self.warp(batch, target_mask=self.warp.cloth_region_from_layout(layout))
             out["warped_cloth"] = out["warp"]["warped_cloth"]
-            parse = layout["layout_logits"].argmax(1)
+            probs = layout["layout_probs"]
             inputs = {
                 "coarse": layout["coarse"],
                 "warped_cloth": out["warped_cloth"],
-                "face": label_mask(parse, MASK_GROUPS["face"]),
-                "hair": label_mask(parse, MASK_GROUPS["hair"]),
+                "face": straight_through_label_mask(probs, MASK_GROUPS["face"]),
+                "hair": straight_through_label_mask(probs, MASK_GROUPS["hair"]),
             }
             out["synthesis"] = self.synthesis(batch, inputs)
             out["result"] = out["synthesis"]["tryon"]

@@ -393,16 +393,17 @@ class SynthesisModule(StageModule):
         """LSGAN losses of ``D_g`` and ``D_l`` on detached fakes (real: ``I_t`` with ``C_t``), plus R1 on the reals."""
         real_image, real_cloth = batch["tgt_img"], self.target_cloth(batch)
         fake_image, fake_cloth = out["tryon"].detach(), out["cloth_part"].detach()
+        regions = {"face": out["face"].detach(), "hair": out["hair"].detach()}
         pairs = {
             "adv_g": (
                 self.global_discriminator,
                 self.global_input(batch, real_image, real_cloth),
                 self.global_input(batch, fake_image, fake_cloth),
             ),
-            "adv_l": (
+            "adv_l": (  # the face / hair regions detached too: in the e2e chain they carry stage 1's gradient
                 self.local_discriminator,
-                self.local_input(batch, real_image, real_cloth, out),
-                self.local_input(batch, fake_image, fake_cloth, out),
+                self.local_input(batch, real_image, real_cloth, regions),
+                self.local_input(batch, fake_image, fake_cloth, regions),
             ),
         }
         losses = {}

@@ -38,7 +38,7 @@ from contract.flow import warp
 from contract.sample import MASK_GROUPS, NUM_JOINTS
 from datamodules.visualize import flow_to_color, vis_to_color
 from lightning_modules.checkpoints import load_stage
-from lightning_modules.encoding import label_mask
+from lightning_modules.encoding import straight_through_label_mask
 from lightning_modules.layout import LayoutModule, paper_adam
 from lightning_modules.stage import StageModule, merge_loss_weights
 from losses.cycle import conductible_cycle_loss
@@ -189,9 +189,7 @@ class WarpModule(StageModule):
         (the value of the hard mask, the gradient of the cloth labels' summed probabilities) for the e2e chain."""
         if self.variant == "tps" and "cloth_mask" in layout:
             return layout["cloth_mask"]
-        hard = label_mask(layout["layout_logits"].argmax(1), CLOTH_LABELS)
-        soft = sum(layout["layout_probs"][:, label : label + 1] for label in CLOTH_LABELS)
-        return hard + (soft - soft.detach())  # exactly the hard mask forward
+        return straight_through_label_mask(layout["layout_probs"], CLOTH_LABELS)
 
     # ------------------------------------------------------------------ forward
     def forward(self, batch: dict, target_mask: Tensor | None = None) -> dict[str, Tensor | tuple[Tensor, ...]]:

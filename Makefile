@@ -9,7 +9,7 @@ ARGS   ?=
 DATA_DIR ?= data
 
 .PHONY: help install test lint format data train-stage1 train-stage2 train-stage3 train-stage4 train-stage4-fusion \
-	train-temporal train-e2e smoke eval predict bench bench-synth attribute-classifier
+	train-temporal train-spg train-e2e smoke eval predict bench bench-synth attribute-classifier
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -58,6 +58,9 @@ train-stage4-fusion:  ## stage 4 for the try-on chain: fusion with stage 3's res
 
 train-temporal:  ## temporal fine-tuning of stage 3 over pose sequences (configs/temporal.yaml)
 	$(VTON) fit -c configs/temporal.yaml $(ARGS)
+
+train-spg:  ## SPG-VTON's three steps in one go, each from the last one's checkpoints (scripts/train_spg.py; ARGS="--fraction 0.01")
+	$(BIN)/python scripts/train_spg.py $(ARGS)
 
 train-e2e:  ## joint fine-tuning of the chained stages (configs/e2e.yaml; needs the stage checkpoints)
 	$(VTON) fit -c configs/e2e.yaml $(ARGS)

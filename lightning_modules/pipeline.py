@@ -86,6 +86,8 @@ class TryOnPipeline(StageModule):
         weights_dir: folder of the metrics' pretrained files (LPIPS backbones, Inception); ``None``: the torch
             cache ``$TORCH_HOME/hub/checkpoints``. A metric whose file is absent is reported unavailable and left out.
         fid_reference: folder of real images for FID's reference statistics (``None``: the real test images).
+        attribute_top_k: AttrRec-k's k values (seed 004 Table 1: 5 and 20; a k not below the attribute classifier's
+            number of attributes is left out with its reason: the synthetic classifier has 11).
         fast_inference: ``vton predict`` through ``models.fast_inference.accelerate``: bf16 autocast, and on a GPU
             channels_last and ``torch.compile`` (no CUDA graphs: the last batch of a list may be smaller).
         grad_clip: gradient-norm clipping of the manual updates (0 = off).
@@ -116,6 +118,7 @@ class TryOnPipeline(StageModule):
         test_metrics: list[str] | None = None,
         weights_dir: str | None = None,
         fid_reference: str | None = None,
+        attribute_top_k: tuple[int, ...] = (5, 20),
         fast_inference: bool = False,
         grad_clip: float = 0.0,
         num_logged_images: int = 4,
@@ -366,7 +369,10 @@ class TryOnPipeline(StageModule):
     def on_test_epoch_start(self) -> None:
         if self.evaluation is None:
             self.evaluation = EvaluationSuite(
-                self.test_metric_names, self.hparams.weights_dir, self.hparams.fid_reference
+                self.test_metric_names,
+                self.hparams.weights_dir,
+                self.hparams.fid_reference,
+                attribute_top_k=tuple(self.hparams.attribute_top_k),
             )
         self.evaluation.reset()
 

@@ -38,6 +38,7 @@ from contract.sample import CIHP_TORSO_SKIN_DEFAULT, SYNTHETIC_GT_DIR
 from datamodules.parsing import LABEL_SETS, cloth_agnostic_image, derived_masks, read_parsing
 from datamodules.pose import KeypointMapEncoder, read_openpose_json, rescale_keypoints
 from datamodules.roots import require_root
+from datamodules.synthetic.attributes import attributes_path, read_attributes
 
 SPLITS = ("train", "test")
 READER_CLASSES = {
@@ -535,6 +536,9 @@ class DatasetReader(ABC):
         if ground_truth is not None:
             sample["flow_gt"] = resize_flow(ground_truth[0][None], self.image_size)[0]
             sample["vis_gt"] = resize_labels(ground_truth[1], self.image_size)
+        if record.ground_truth is not None and attributes_path(record.ground_truth).is_file():
+            target_garment = read_attributes(attributes_path(record.ground_truth))["target"]
+            sample["tgt_attributes"] = torch.tensor(target_garment.multi_hot())  # AttrRec-k's labels
         sample["meta"] = self.meta(record, source)
         return sample
 

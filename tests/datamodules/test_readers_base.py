@@ -50,3 +50,23 @@ def test_ground_truth_expands_the_compact_foreground_flow(tmp_path: Path):
     np.savez(tmp_path / "both.npz", flow=np.zeros((2, 2, 3)), flow_foreground=values, vis=vis)
     with pytest.raises(DatasetFormatError, match="both.npz: expected arrays 'vis' and one of 'flow' or"):
         read_ground_truth(tmp_path / "both.npz")
+
+
+def test_a_synthetic_sample_carries_its_targets_garment_attributes_and_an_old_set_none(tmp_path: Path):
+    """``tgt_attributes`` (AttrRec-k's labels) is the target's multi-hot from the triplet's attribute file."""
+    from datamodules.fashion_datamodule import FashionDataModule
+    from datamodules.synthetic.attributes import attributes_path, read_attributes
+    from datamodules.synthetic.dataset import SynthConfig, synthesize
+
+    synthesize(SynthConfig(out=str(tmp_path), layout="mpv", height=64, width=48, n_train=3, n_test=1, seed=2))
+    data = FashionDataModule(dataset="mpv", root=str(tmp_path), image_size=(64, 48), num_workers=0)
+    data.setup("test")
+    files = sorted((tmp_path / "synthetic_gt").glob("*__*.json"))
+    wanted = {tuple(read_attributes(f)["target"].multi_hot()) for f in files}
+    sample = data.test_set[0]
+    assert tuple(sample["tgt_attributes"].tolist()) in wanted and sample["tgt_attributes"].sum() == 2
+    for path in files:  # a set written before the attribute files: no key, not an error
+        path.unlink()
+    data.setup("test")
+    assert "tgt_attributes" not in data.test_set[0]
+    assert attributes_path(tmp_path / "a.npz").name == "a.json"

@@ -17,11 +17,13 @@ Variants (``variant``):
   (``two_phase_epoch``): before that epoch no adversarial loss and every generator learning rate 1e-6 (the affine
   task's too), from it the refining decoder at 1e-4 and the rest (``W``, the affine task) at 1e-8 (``phase_lrs``).
 - ``"intrinsic_flow"`` (seed 004): the stage-2 ``FlowRegressor`` (frozen; ``flow_checkpoint``) gives ``F`` and
-  ``V``; ``models.intrinsic_generator`` renders ``x_tilde`` (dual-path U-Net, feature warping, visibility gating)
-  and ``x_hat = z x_w + (1 - z) x_tilde`` (pixel warping). Losses (Eq. 7): vanilla conditional GAN with a PatchGAN
-  on ``(x, x_1, p_2)`` (Eq. 4), L1 (Eq. 5) and the squared-L2 VGG19 perceptual loss (Eq. 6). Sec. 4.1's schedule:
-  no GAN loss for the first ``adversarial_start_epoch`` epochs (5); the generator alone (losses on ``x_tilde``) until
-  ``pixel_warping_start_epoch`` (10), then the generator frozen and the pixel-warping weights trained on ``x_hat``.
+  ``V``; ``models.intrinsic_generator`` renders ``x_tilde`` (dual-path U-Net, feature warping and visibility gating
+  at the first 5 levels) and ``x_hat = z x_w + (1 - z) x_tilde`` (pixel warping). Losses (Eq. 7): vanilla
+  conditional GAN with a PatchGAN on ``(x, x_1, p_2)`` (Eq. 4), L1 (Eq. 5) and the squared-L2 VGG19 perceptual loss
+  (Eq. 6). Sec. 4.1's schedule: no GAN loss for the first ``adversarial_start_epoch`` epochs (5); phase 1, the
+  generator alone (all losses on ``x_tilde``, so ``z`` gets no gradient) until ``pixel_warping_start_epoch`` (10);
+  phase 2, the generator's feature path frozen (and in eval mode) and the weighting U-Net that gives ``z`` trained
+  by the same losses on ``x_hat`` (the paper's 2 more epochs: the config's ``max_epochs: 12``).
 
 Fusion (``fusion=True``, the try-on chain): stage 3's try-on result ``I_t_hat`` (batch key ``tryon``, ``[B, 3, H, W]``
 in [-1, 1]) is a target-aligned extra input (``Refiner`` guide encoder / the intrinsic pose path), so the network
@@ -136,8 +138,8 @@ class RefineModule(StageModule):
         phase_lrs: Appendix B's learning rates (all in phase 1, decoder in phase 2, the rest in phase 2).
         adversarial_start_epoch: first epoch with the adversarial loss (``None``: seed 004's 5, seed 002's
             ``two_phase_epoch`` or 0).
-        pixel_warping_start_epoch: seed 004's switch from the generator to the pixel-warping phase (paper: 10;
-            0 trains ``x_hat`` end to end from the start).
+        pixel_warping_start_epoch: seed 004's switch from the generator phase to the pixel-warping phase (paper:
+            10; 0 starts in the pixel-warping phase, the feature path frozen from the first step).
         stand_in_blur_sigma, stand_in_noise_std: ``tryon_stand_in``'s degradation.
         lpips_net: LPIPS backbone (``"alex"``; seed 002 Table 1 also reports ``"vgg"``).
         coarse_l1_height: Table 1's coarse scale (32).
@@ -406,6 +408,8 @@ class RefineModule(StageModule):
             self.update(affine_opt[0], self.weighted_total(self.affine_losses(batch), "affine"), clip)
             return
         out = self(batch)
+        if self.variant == "intrinsic_flow":  # which of Sec. 4.1's phases trained: 1 when z does
+            self.log("train/pixel_warping_phase", float(self.pixel_warping_phase), batch_size=self._batch_size)
         if self.adversarial_active:
             self.update(d_opt, self.weighted_total(self.discriminator_losses(batch, out), "d"), clip)
         losses = self.generator_losses(batch, out)

@@ -257,6 +257,7 @@ def tiny_stage4_args(config: str, data_root: Path) -> list[str]:
     return [
         *common,
         *("--model.init_args.generator.init_args.num_levels", "3"),
+        *("--model.init_args.generator.init_args.warped_levels", "2"),  # every level but the bottleneck
         *("--model.init_args.generator.init_args.base_width", "8"),
         *("--model.init_args.generator.init_args.max_width", "16"),
         *("--model.init_args.generator.init_args.blocks_per_level", "1"),

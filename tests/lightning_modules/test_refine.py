@@ -311,7 +311,6 @@ def test_cli_fit_seed_004_on_a_stage2_checkpoint(
     stage2 = stage2_run("stage2_warp_flow") / "outputs/stage2_warp_flow/checkpoints/last.ckpt"
     monkeypatch.chdir(tmp_path)
     args = stage4_args("stage4_refine_intrinsic", tiny_synthetic_roots["deepfashion"])
-    args += ["--model.init_args.generator.init_args.warped_levels", "2"]  # of stage4_args' 3 levels: not the bottleneck
     args += ["--trainer.max_steps", "8"]  # a D and a G step per batch, 2 batches an epoch: epoch 1 is phase 2
     config = str(REPO / "configs/stage4_refine_intrinsic.yaml")
     vton(["fit", "-c", config, *args, "--model.init_args.flow_checkpoint", str(stage2)])

@@ -8,9 +8,10 @@
   lambda_corr L_corr + lambda_GAN_t L_GAN_t + lambda_p_t L_patch_t`` (``losses.temporal``): ``D_t``
   (``models.temporal_discriminator``) on the frame stacks (``gan_t``, Eq. 14) and on the same clothing patches cut from
   every frame (``patch_t``, Eq. 15), and the flow consistency ``corr`` between consecutive outputs.
-- **Multi-frame co-attention mask network** (optional, ``mask_network``): ``SequenceMaskNet`` predicts ``M_c^{t+1}``
-  from the ground-truth masks of the ``n_previous`` frames before it and the pose ``p^{t+1}`` (teacher forcing, our
-  choice), trained with Eq. 2-4 on ``M_c^{t+1}`` only (``mask_l1``, ``mask_bce``, ``mask_patch``). It lives in this
+- **Multi-frame co-attention mask network** (optional, ``mask_network``): ``MultiFrameCoAttentionMaskNet``
+  (``models.sequence_mask``) predicts ``M_c^{t+1}`` from the ground-truth masks of the ``n_previous`` frames before it,
+  the pose ``p^t`` of the last of them and the pose ``p^{t+1}`` (teacher forcing, our choice), trained with Eq. 2-4 on
+  ``M_c^{t+1}`` only (``mask_l1``, ``mask_bce``, ``mask_patch``). It lives in this
   module, with its own optimizer and no gradient to or from the try-on networks, so that one pass over the sequence
   data trains both (FashionMirror's stage I and II use the same sequences) and one config covers the temporal work;
   the try-on networks are teacher-forced with the true masks, as stage 3 is, and do not depend on it.
@@ -47,12 +48,12 @@ from losses.mask import coattention_mask_terms
 from losses.temporal import crop_temporal_patches, flow_consistency_loss, temporal_patches
 from metrics import SSIM
 from metrics.temporal import WarpingError
-from models.sequence_mask import SequenceMaskNet
+from models.sequence_mask import MultiFrameCoAttentionMaskNet
 from models.temporal_discriminator import TemporalDiscriminator
 
 GeneratorFactory = Callable[[int, int], nn.Module]  # (in_channels, out_channels) -> network
 DiscriminatorFactory = Callable[[int], nn.Module]  # in_channels -> network
-MaskNetworkFactory = Callable[[], SequenceMaskNet]
+MaskNetworkFactory = Callable[[], MultiFrameCoAttentionMaskNet]
 
 # seed 001 Eq. 13 and Eq. 1 (multi-frame CMN): the paper gives no lambdas.
 TEMPORAL_LOSS_WEIGHTS = {"gan_t": 1.0, "patch_t": 1.0, "corr": 1.0}
@@ -108,7 +109,8 @@ class TemporalSynthesisModule(StageModule):
         variant, generator, discriminator: stage 3's (``SynthesisModule``) when built here without a checkpoint.
         spatial_loss_weights: overrides of stage 3's loss weights (``L_spatial``).
         temporal_discriminator: factory ``in_channels -> nn.Module`` behind ``D_t`` (``MultiScaleDiscriminator``).
-        mask_network: factory ``() -> SequenceMaskNet`` of the multi-frame mask network; ``None`` = not trained.
+        mask_network: factory ``() -> MultiFrameCoAttentionMaskNet`` of the multi-frame mask network; ``None`` = not
+            trained.
         g_optimizer, d_optimizer, mask_optimizer: optimizer factories (default ``paper_adam``) of stage 3's generator,
             of all discriminators (``D_s`` of stage 3 and ``D_t``), and of the mask network.
         loss_weights: overrides of ``TEMPORAL_LOSS_WEIGHTS`` and ``MASK_LOSS_WEIGHTS`` (0 switches a term off).
@@ -323,7 +325,7 @@ class TemporalSynthesisModule(StageModule):
             return self.mask_net.rollout(masks[:, :k], poses), masks[:, k:]
         steps = masks.shape[1] - k
         previous = torch.stack([masks[:, t : t + k] for t in range(steps)], 1).flatten(0, 1)  # [B * steps, k, 1, H, W]
-        pred = self.mask_net(previous, poses[:, k:].flatten(0, 1))
+        pred = self.mask_net(previous, poses[:, k - 1 : -1].flatten(0, 1), poses[:, k:].flatten(0, 1))
         return pred.view(-1, steps, *pred.shape[1:]), masks[:, k:]
 
     def mask_losses(self, batch: dict) -> dict[str, Tensor]:

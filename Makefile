@@ -8,8 +8,8 @@ ARGS   ?=
 # Where `make data` writes the built-in synthetic sets (the stage configs point here).
 DATA_DIR ?= data
 
-.PHONY: help install test lint format data train-stage1 train-stage2 train-stage3 train-stage4 train-stage4-fusion \
-	train-temporal train-spg train-e2e smoke eval predict bench bench-synth attribute-classifier
+.PHONY: help install test lint format data train-stage1 train-stage2 train-stage3 train-fashionmirror train-stage4 \
+	train-stage4-fusion train-temporal train-spg train-e2e smoke eval predict bench bench-synth attribute-classifier
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -49,6 +49,9 @@ train-stage2:  ## stage 2, appearance-flow warping (configs/stage2_warp.yaml; si
 
 train-stage3:  ## stage 3, try-on synthesis (configs/stage3_synthesis.yaml)
 	$(VTON) fit -c configs/stage3_synthesis.yaml $(ARGS)
+
+train-fashionmirror:  ## FashionMirror: co-attention masks + feature remapping (configs/stage3_fashionmirror.yaml)
+	$(VTON) fit -c configs/stage3_fashionmirror.yaml $(ARGS)
 
 train-stage4:  ## stage 4, pose-transfer refinement (configs/stage4_refine.yaml; sibling _intrinsic)
 	$(VTON) fit -c configs/stage4_refine.yaml $(ARGS)

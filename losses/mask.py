@@ -96,7 +96,8 @@ def coattention_mask_terms(
         target: ``[B, 1, H, W]`` ground-truth mask in [0, 1].
         generator: the source of randomness for the patch positions.
         cloth_region: ``[B, 1, H, W]`` the clothing region the patches are drawn in (> 0.5 = inside); ``None`` takes
-            ``target`` (right for the clothing mask ``M_c``; pass the clothing mask when ``pred`` is ``M_r``).
+            ``target``: right for both of FashionMirror's masks, each a clothing region (``M_r`` the source's own
+            garment, ``M_c`` the try-on garment in the target pose: ``models.co_attention``).
         num_patches, patch_size: Eq. 4's three 64x64 patches (seed 001, Appendix A).
 
     Returns:

@@ -40,6 +40,7 @@ RUNS = (
     SmokeRun("stage2_warp_tps", ("stage2_warp_tps",)),
     SmokeRun("stage2_warp_flow", ("stage2_warp_flow",)),
     SmokeRun("stage3_synthesis", ("stage3_synthesis",)),
+    SmokeRun("stage3_fashionmirror", ("stage3_fashionmirror",)),
     SmokeRun("stage4_refine", ("stage4_refine",)),
     SmokeRun("stage4_refine_intrinsic", ("stage4_refine_intrinsic",), {"flow_checkpoint": "stage2_warp_flow"}),
     SmokeRun("stage4_refine_fusion", ("stage4_refine", "stage4_refine_fusion")),

@@ -103,7 +103,7 @@ def copy_the_masks_batch(
 def test_both_masks_learn_to_copy_a_mask_at_the_configs_optimizer(seed) -> None:
     """Eq. 1-4 on ``M_r`` and ``M_c`` (32x32 patches, the tiny preset's), the CMN at the tiny preset's width (8),
     ``configs/stage3_fashionmirror.yaml``'s mask optimiser (Adam 2e-4, betas (0, 0.999)), 200 steps of 4 fresh images.
-    Measured on torch 2.11 CPU, seeds 0-4: IoU 0.95-0.96 (M_r), 0.90-0.95 (M_c)."""
+    Measured on torch 2.14.1 CPU, seeds 0-4: IoU 0.95-0.96 (M_r), 0.90-0.95 (M_c)."""
     torch.manual_seed(seed)
     data = torch.Generator().manual_seed(100 + seed)
     net = CoAttentionMaskNet(base_width=8)

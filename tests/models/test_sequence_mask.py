@@ -62,7 +62,7 @@ def test_rollout_feeds_predictions_back() -> None:
 def test_learns_to_carry_the_last_mask_to_the_next_frame_at_the_configs_optimizer(seed) -> None:
     """``M_c^{t+1} = M_c^t`` (a still pose, noise keypoint maps), Eq. 2-4 on ``M_c^{t+1}`` (32x32 patches, the tiny
     preset's) at the tiny preset's width (8) and ``configs/temporal.yaml``'s mask optimiser (Adam 2e-4, betas
-    (0, 0.999)), 200 steps of 4 fresh windows. Measured on torch 2.11 CPU, seeds 0-4: IoU 0.90-0.95."""
+    (0, 0.999)), 200 steps of 4 fresh windows. Measured on torch 2.14.1 CPU, seeds 0-4: IoU 0.90-0.95."""
     torch.manual_seed(seed)
     data = torch.Generator().manual_seed(100 + seed)
     net = MultiFrameCoAttentionMaskNet(2, base_width=8)

@@ -38,7 +38,8 @@ REPO = Path(__file__).resolve().parents[1]
 class Step:
     """One ``vton fit`` of the sequence: ``iterations`` of batch ``batch_size`` (seed 003 Sec. IV-C);
     ``optimizer_steps`` per batch (G and D: 2); ``feeders`` map a model argument to the earlier step whose
-    ``last.ckpt`` it takes (left out of step 2 under ``--teacher-forced``)."""
+    ``last.ckpt`` it takes (left out of step 2 under ``--teacher-forced``); ``fed_args`` go with the feeders,
+    ``args`` always."""
 
     name: str
     config: str
@@ -46,6 +47,8 @@ class Step:
     batch_size: int
     optimizer_steps: int
     feeders: tuple[tuple[str, str], ...] = ()
+    fed_args: tuple[str, ...] = ()
+    args: tuple[str, ...] = ()
 
 
 STEPS = (
@@ -58,6 +61,7 @@ STEPS = (
         8,
         2,
         (("layout_checkpoint", "step1_layout"), ("warp_checkpoint", "step2_warp")),
+        fed_args=("--model.init_args.head_parsing", "predicted"),  # face / hair of step 1's G1
     ),
     Step(
         "step3_e2e",
@@ -70,7 +74,8 @@ STEPS = (
             ("warp_checkpoint", "step2_warp"),
             ("synthesis_checkpoint", "step2_synthesis"),
         ),
-    ),  # fmt: skip
+        args=("--model.init_args.refine_checkpoint", "null"),  # SPG-VTON has no stage 4
+    ),
 )
 PRESETS = ("paper", "tiny")
 
@@ -94,11 +99,9 @@ def step_args(step: Step, out: Path, fraction: float, teacher_forced: bool, pres
     ]
     if preset == "paper":
         args += ["--data.batch_size", str(step.batch_size)]
-    if step.name == "step2_synthesis" and not teacher_forced:
-        args += ["--model.init_args.head_parsing", "predicted"]
-    if step.name == "step3_e2e":
-        args += ["--model.init_args.refine_checkpoint", "null"]
+    args += step.args
     if not (teacher_forced and step.name.startswith("step2_")):  # teacher forcing: the configs' defaults
+        args += step.fed_args
         for argument, source in step.feeders:
             args += [f"--model.init_args.{argument}", str(last_checkpoint(out, source))]
     return args

@@ -38,7 +38,7 @@ from contract.errors import ConfigError
 from contract.sample import NUM_JOINTS
 from lightning_modules.layout import paper_adam
 from lightning_modules.stage import StageModule, merge_loss_weights
-from losses.adversarial import gradient_penalty, lsgan_d_loss, lsgan_g_loss
+from losses.adversarial import lsgan_g_loss
 from losses.mask import coattention_mask_terms, sample_region_patches
 from losses.perceptual import feature_l1, style_loss
 from losses.reconstruction import l1_loss
@@ -196,12 +196,8 @@ class FashionMirrorModule(StageModule):
         if not self.uses("gan"):
             return {}
         pose = batch["tgt_pose"]
-        real_in = torch.cat([batch["tgt_img"], pose], 1).requires_grad_(self.hparams.gp_weight > 0)
-        real_scores = self.discriminator(real_in)
-        loss = lsgan_d_loss(real_scores, self.discriminator(torch.cat([out["generated"].detach(), pose], 1)))
-        if self.hparams.gp_weight > 0:
-            loss = loss + gradient_penalty(real_scores, real_in, weight=self.hparams.gp_weight)
-        return {"gan": loss}
+        real, fake = torch.cat([batch["tgt_img"], pose], 1), torch.cat([out["generated"], pose], 1)
+        return {"gan": self.discriminator_loss(self.discriminator, real, fake, self.hparams.gp_weight)}
 
     # ------------------------------------------------------------------ training
     def configure_optimizers(self):  # noqa: ANN201 (Lightning accepts several return types)

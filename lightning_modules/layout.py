@@ -40,7 +40,7 @@ from contract.sample import MASK_GROUPS, NUM_JOINTS, NUM_PARSE_LABELS
 from datamodules.visualize import parse_to_color
 from lightning_modules.encoding import drop_channels, label_mask, one_hot_parse
 from lightning_modules.stage import StageModule, merge_loss_weights
-from losses.adversarial import gradient_penalty, lsgan_d_loss, lsgan_g_loss
+from losses.adversarial import lsgan_g_loss
 from losses.mask import coattention_mask_loss
 from losses.perceptual import PerceptualLoss
 from losses.segmentation import focal_loss, pixel_cross_entropy
@@ -222,13 +222,9 @@ class LayoutModule(StageModule):
         for name, (discriminator, real, fake, cond) in pairs.items():
             if not self.uses(f"adv_{name}"):
                 continue
-            real_in = torch.cat([real, cond], 1).detach().requires_grad_(self.hparams.gp_weight > 0)
-            real_scores = discriminator(real_in)
-            fake_scores = discriminator(torch.cat([fake.detach(), cond], 1))
-            loss = lsgan_d_loss(real_scores, fake_scores)
-            if self.hparams.gp_weight > 0:
-                loss = loss + gradient_penalty(real_scores, real_in, weight=self.hparams.gp_weight)
-            losses[f"adv_{name}"] = loss
+            losses[f"adv_{name}"] = self.discriminator_loss(
+                discriminator, torch.cat([real, cond], 1), torch.cat([fake, cond], 1), self.hparams.gp_weight
+            )
         return losses
 
     def _coarse_condition(self, batch: dict, out: dict[str, Tensor]) -> Tensor:

@@ -62,7 +62,7 @@ from datamodules.visualize import flow_to_color, vis_to_color
 from lightning_modules.checkpoints import load_stage
 from lightning_modules.stage import StageModule, merge_loss_weights
 from lightning_modules.warp import WarpModule, intrinsic_adam
-from losses.adversarial import gradient_penalty, lsgan_d_loss, lsgan_g_loss
+from losses.adversarial import lsgan_d_loss, lsgan_g_loss
 from losses.affine import AffineRanges, affine_loss, affine_pose_pair
 from losses.perceptual import LAYER_WEIGHT_PRESETS, PerceptualLoss, feature_mse
 from losses.pyramid_perceptual import PyramidPerceptualLoss
@@ -356,14 +356,9 @@ class RefineModule(StageModule):
     def discriminator_losses(self, batch: dict, out: dict[str, Tensor]) -> dict[str, Tensor]:
         """``{"adv": D loss}`` on the detached result vs the target, both with the condition, plus the R1 penalty."""
         condition = self.condition(batch).detach()
-        real_in = torch.cat([batch["tgt_img"], condition], 1).detach().requires_grad_(self.gp_weight > 0)
-        real_scores = self.discriminator(real_in)
-        fake_scores = self.discriminator(torch.cat([out["image"].detach(), condition], 1))
+        real, fake = torch.cat([batch["tgt_img"], condition], 1), torch.cat([out["image"], condition], 1)
         d_loss = lsgan_d_loss if self.variant == "single_transform" else bce_d_loss
-        loss = d_loss(real_scores, fake_scores)
-        if self.gp_weight > 0:
-            loss = loss + gradient_penalty(real_scores, real_in, weight=self.gp_weight)
-        return {"adv": loss}
+        return {"adv": self.discriminator_loss(self.discriminator, real, fake, self.gp_weight, d_loss)}
 
     # ------------------------------------------------------------------ training
     def configure_optimizers(self):  # noqa: ANN201 (Lightning accepts several return types)

@@ -7,7 +7,7 @@ each term is logged as ``train/<net>/<name>`` next to the weighted total ``train
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import ClassVar
 
@@ -21,6 +21,7 @@ from torchvision.utils import make_grid, save_image
 from contract.errors import ConfigError
 from lightning_modules.checkpoint_match import check_stage, check_state_fits, stage_name
 from lightning_modules.feeders import FEEDERS_KEY, FeederEntry, externalise, feeder_entry, restore_feeders
+from losses.adversarial import Scores, gradient_penalty, lazy_r1_weight, lsgan_d_loss
 
 # State-dict keys of frozen pretrained backbones (loaded from their own files at construction, e.g. VGG19):
 # kept out of checkpoints (80 MB each) and refilled from the constructed module when a checkpoint loads.
@@ -58,6 +59,9 @@ class StageModule(LightningModule):
     """
 
     loss_weights: dict[str, float]
+    # R1 on every ``r1_interval``-th training batch at that many times its weight (``lazy_r1_weight``); 1 = every
+    # batch, as the papers train. ``lightning_modules.fast_training.FastTraining`` sets it (the GPU preset: 16).
+    r1_interval: int = 1
     stage_name: ClassVar[str]  # "stage 1 (layout)": what error messages call the stage
     # The ``*_checkpoint`` arguments of this stage and the stage class each one takes (``checkpoint_match``).
     checkpoint_arguments: ClassVar[dict[str, type[LightningModule]]] = {}
@@ -116,6 +120,34 @@ class StageModule(LightningModule):
             if grad_clip > 0:
                 self.clip_gradients(optimizer, gradient_clip_val=grad_clip, gradient_clip_algorithm="norm")
             optimizer.step()
+
+    def discriminator_loss(
+        self,
+        discriminator: torch.nn.Module,
+        real: Tensor,
+        fake: Tensor,
+        gp_weight: float,
+        d_loss: Callable[[Scores, Scores], Tensor] = lsgan_d_loss,
+    ) -> Tensor:
+        """``d_loss(D(real), D(fake)) + R1(real)``, both inputs detached; the R1 weight is ``gp_weight`` on every
+        ``r1_interval``-th training batch times ``r1_interval``, else 0 (``losses.adversarial.lazy_r1_weight``).
+
+        The penalty's forward runs eagerly (``torch.compiler.set_stance("force_eager")``): a compiled graph has no
+        double backward. Off those batches, D sees ``real`` without a gradient and may run compiled.
+        """
+        weight = lazy_r1_weight(self.training_batch_index, self.r1_interval, gp_weight) if gp_weight > 0 else 0.0
+        real = real.detach()
+        if weight == 0.0:
+            return d_loss(discriminator(real), discriminator(fake.detach()))
+        real = real.requires_grad_()
+        with torch.compiler.set_stance("force_eager"):
+            real_scores = discriminator(real)
+        return d_loss(real_scores, discriminator(fake.detach())) + gradient_penalty(real_scores, real, weight)
+
+    @property
+    def training_batch_index(self) -> int:
+        """The index of the current training batch over all epochs (restored on resume); 0 without a trainer."""
+        return self._trainer.fit_loop.total_batch_idx if self._trainer is not None else 0
 
     def evaluate(self, batch: dict, split: str) -> dict[str, Tensor]:
         """Run the stage on a ``val``/``test`` batch, update that split's metrics, return the outputs."""

@@ -59,7 +59,7 @@ from lightning_modules.encoding import label_mask
 from lightning_modules.layout import LayoutModule, paper_adam
 from lightning_modules.stage import StageModule, merge_loss_weights
 from lightning_modules.warp import WarpModule
-from losses.adversarial import gradient_penalty, lsgan_d_loss, lsgan_g_loss
+from losses.adversarial import lsgan_g_loss
 from losses.mask import sample_region_patches
 from losses.perceptual import LAYER_WEIGHT_PRESETS, feature_l1, style_loss
 from losses.reconstruction import l1_loss
@@ -410,12 +410,7 @@ class SynthesisModule(StageModule):
         for name, (discriminator, real, fake) in pairs.items():
             if not self.uses(name):
                 continue
-            real_in = real.detach().requires_grad_(self.hparams.gp_weight > 0)
-            real_scores = discriminator(real_in)
-            loss = lsgan_d_loss(real_scores, discriminator(fake))
-            if self.hparams.gp_weight > 0:
-                loss = loss + gradient_penalty(real_scores, real_in, weight=self.hparams.gp_weight)
-            losses[name] = loss
+            losses[name] = self.discriminator_loss(discriminator, real, fake, self.hparams.gp_weight)
         return losses
 
     def _patch_rng(self) -> torch.Generator:

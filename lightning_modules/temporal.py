@@ -43,7 +43,7 @@ from lightning_modules.layout import paper_adam
 from lightning_modules.stage import StageModule, merge_loss_weights
 from lightning_modules.synthesis import VGG_LOSSES, SynthesisModule
 from lightning_modules.warp import WarpModule
-from losses.adversarial import gradient_penalty, lsgan_d_loss, lsgan_g_loss
+from losses.adversarial import lsgan_g_loss
 from losses.mask import coattention_mask_terms
 from losses.temporal import crop_temporal_patches, flow_consistency_loss, temporal_patches
 from metrics import SSIM
@@ -307,12 +307,7 @@ class TemporalSynthesisModule(StageModule):
         """Stage 3's ``D_s`` losses on all frames and ``D_t``'s LSGAN + R1 losses on the stacks."""
         losses = self.synthesis.discriminator_losses(frame_batch(batch), out)
         for name, (real, fake) in self.temporal_pairs(batch, out["frames"].detach()).items():
-            real_in = real.detach().requires_grad_(self.hparams.gp_weight > 0)
-            real_scores = self.temporal_discriminator(real_in)
-            loss = lsgan_d_loss(real_scores, self.temporal_discriminator(fake))
-            if self.hparams.gp_weight > 0:
-                loss = loss + gradient_penalty(real_scores, real_in, weight=self.hparams.gp_weight)
-            losses[name] = loss
+            losses[name] = self.discriminator_loss(self.temporal_discriminator, real, fake, self.hparams.gp_weight)
         return losses
 
     def mask_predictions(self, batch: dict, teacher_forced: bool) -> tuple[Tensor, Tensor]:

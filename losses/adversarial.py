@@ -76,3 +76,15 @@ def gradient_penalty(real_scores: Scores, real_inputs: Tensor, weight: float = 1
         if grad is not None:
             penalty = penalty + grad.pow(2).flatten(1).sum(1).mean()
     return weight * penalty
+
+
+def lazy_r1_weight(batch_index: int, interval: int, weight: float) -> float:
+    """The R1 weight of training batch ``batch_index`` under lazy regularisation (StyleGAN2, Karras et al. 2020,
+    Sec. 3.1 and App. B): the penalty is computed on every ``interval``-th batch only, at ``interval`` times the weight,
+    so its expectation over any ``interval`` consecutive batches is ``weight`` (``interval`` 1: every batch, as the
+    papers train). StyleGAN2 uses 16. Unlike StyleGAN2 the penalty is added to that batch's D loss (no separate
+    optimizer step), so Adam's learning rate and betas need no ``k / (k + 1)`` correction.
+    """
+    if interval < 1:
+        raise ValueError(f"lazy_r1_weight: interval must be >= 1, got {interval}")
+    return weight * interval if batch_index % interval == 0 else 0.0

@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from losses.adversarial import gradient_penalty, lsgan_d_loss, lsgan_g_loss
+from losses.adversarial import gradient_penalty, lazy_r1_weight, lsgan_d_loss, lsgan_g_loss
 
 
 def test_lsgan_discriminator_loss_by_hand() -> None:
@@ -70,3 +70,18 @@ def test_penalty_needs_inputs_that_require_grad() -> None:
     x = torch.randn(1, 2, 4, 4)
     with pytest.raises(ValueError, match=r"real_inputs must require grad; call x = real.detach\(\).requires_grad_\(\)"):
         gradient_penalty(nn.Conv2d(2, 1, 1)(x), x)
+
+
+@pytest.mark.parametrize("interval", [1, 4, 16])
+def test_lazy_r1_weight_has_the_eager_weight_as_its_mean_over_any_interval_of_batches(interval: int) -> None:
+    weight = 2.5
+    weights = [lazy_r1_weight(i, interval, weight) for i in range(3 * interval + 5)]
+    for start in range(len(weights) - interval + 1):
+        window = weights[start : start + interval]
+        assert sum(window) / interval == pytest.approx(weight)
+        assert sum(w > 0 for w in window) == 1  # exactly one penalised batch per window
+
+
+def test_lazy_r1_weight_rejects_an_interval_below_one() -> None:
+    with pytest.raises(ValueError, match="interval must be >= 1"):
+        lazy_r1_weight(0, 0, 1.0)

@@ -37,8 +37,10 @@ from datamodules.roots import require_root
 from lightning_modules.batch_limits import prefer_int_batch_limits
 from lightning_modules.checkpoint_match import check_config_fits
 from lightning_modules.cpu_notice import cpu_notice
+from lightning_modules.fast_training import FastTraining
 from lightning_modules.image_size import check_image_size
 from lightning_modules.interrupt import InterruptedRun
+from lightning_modules.lr_scaling import LearningRateScaling
 from lightning_modules.parse_errors import explain_parse_error
 
 DEBUG_FLAG = "--debug"
@@ -77,6 +79,10 @@ class VtonCLI(LightningCLI):
     def add_arguments_to_parser(self, parser) -> None:  # noqa: ANN001 (jsonargparse parser)
         parser.set_defaults({"data": {"class_path": "datamodules.fashion_datamodule.FashionDataModule"}})
         parser.link_arguments("data.init_args.image_size", "model.init_args.image_size")
+        # The GPU training economies and the batch-scaled learning rates: off unless a config turns them on
+        # (configs/gpu.yaml, the GPU preset).
+        parser.add_lightning_class_args(FastTraining, "fast_training")
+        parser.add_lightning_class_args(LearningRateScaling, "lr_scaling")
 
     def parse_arguments(self, parser, args) -> None:  # noqa: ANN001 (jsonargparse parser and its args)
         """LightningCLI's parsing, with a jsonargparse error turned into a one-line ``ConfigError``; a ``--ckpt_path``

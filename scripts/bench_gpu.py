@@ -188,13 +188,17 @@ def cleanup(device: torch.device) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- building
-def build_stage(entry: str, size: tuple[int, int], device: torch.device, extra: list[str]) -> torch.nn.Module:
+def build_stage(
+    entry: str, size: tuple[int, int], device: torch.device, extra: list[str], tiny: bool = False
+) -> torch.nn.Module:
     """The LightningModule of ``configs/<config>.yaml`` as ``vton fit -c`` builds it, at ``size``, on ``device``,
-    with the LightningCLI overrides ``extra`` (``--cli-args``)."""
+    with the LightningCLI overrides ``extra`` (``--cli-args``); ``tiny`` adds the CPU preset ``configs/tiny/``."""
     from lightning_modules.cli import run_cli
 
     config, overrides, _ = STAGES[entry]
-    args = ["-c", str(REPO / "configs" / f"{config}.yaml"), "--data.init_args.image_size", f"[{size[0]}, {size[1]}]"]
+    args = ["-c", str(REPO / "configs" / f"{config}.yaml")]
+    args += ["-c", str(REPO / "configs" / "tiny" / f"{config}.yaml")] if tiny else []
+    args += ["--data.init_args.image_size", f"[{size[0]}, {size[1]}]"]
     args += ["--trainer.logger", "false", *overrides, *extra]
     torch.manual_seed(0)
     with warnings.catch_warnings(), contextlib.redirect_stdout(sys.stderr):

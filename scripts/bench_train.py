@@ -1,0 +1,347 @@
+"""Training-step speed, memory and loss curves of every stage and of the joint chain (``make bench-train``).
+
+Each row runs in its own process (clean peak-memory figures, no compiled graph shared between rows) and prints one
+JSON line; the parent collects them into markdown tables and ``--out FILE.json`` / ``FILE.md``.
+
+Sections (``--sections``):
+
+- ``steps``: the module's own ``training_step`` (every loss, G and D updates) on one batch resident on the GPU
+  (data loading apart), for each entry (``stage1`` SPG, ``stage2`` cascade, ``stage3``, ``stage4`` seed 002, ``e2e``:
+  ``TryOnPipeline`` over them, joint) at the paper batch (8) and the preset batch (``--preset-batch``, 32), eager
+  bf16-mixed (the path every result so far trained with) and the fast path (``lightning_modules.fast_training``:
+  compile + channels_last + fused Adam + lazy R1 every 16, bf16-mixed). images/s from the median step (CUDA-synchronised
+  wall clock per step after warm-up), peak ``max_memory_allocated``, host synchronisations per step
+  (``torch.cuda.set_sync_debug_mode("warn")`` over the timed steps) and, with ``--profile``, the top CUDA kernels.
+- ``levers``: each switch on its own over eager bf16 (channels_last; fused Adam; lazy R1; compile) and fp32, for the
+  entries of ``--lever-entries`` at the preset batch: every lever's share.
+- ``data``: the fast path at the preset batch fed by the real train loader (``--workers``), so the step includes
+  waiting for data: images/s and the host time per step spent waiting for the next batch (the GPU idles then).
+- ``curves``: the loss curve of the first ``--curve-steps`` batches (real data, the config's optimizers at the paper
+  batch): eager fp32 from seeds 0 and 1 (their difference is the run-to-run noise) and the fast path (bf16) from seed 0;
+  the table gives, per logged total, the mean absolute difference to eager fp32 seed 0 of 25-batch running means.
+
+Networks: the default configs at paper widths, random weights (speed does not depend on them), built by the project's
+LightningCLI as ``vton fit -c`` builds them (``bench_gpu.build_stage``); inputs: the synthetic set (``--data-root``).
+
+    python scripts/bench_train.py --out bench_train                        # one H100 / H200, ~25 minutes
+    python scripts/bench_train.py --device cpu --quick --tiny --size 64x48 --paper-batch 2 --preset-batch 4 \
+        --workers 0 --sections steps,curves --entries stage2 --curve-entries stage2 --out /tmp/t   # CPU smoke test
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shlex
+import statistics
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench_gpu beside this file
+from bench_gpu import REPO, build_stage, ensure_dataset, fmt, make_batch  # noqa: E402
+from lightning.pytorch import Callback  # noqa: E402
+
+from datamodules.synthetic.cli import parse_size  # noqa: E402
+
+ENTRIES = ("stage1", "stage2", "stage3", "stage4", "e2e")
+SECTIONS = ("steps", "levers", "data", "curves")
+# name -> (precision, FastTraining arguments)
+PATHS: dict[str, tuple[str, dict[str, Any]]] = {
+    "fp32": ("32-true", {}),
+    "bf16": ("bf16-mixed", {}),
+    "bf16+cl": ("bf16-mixed", {"channels_last": True}),
+    "bf16+fused": ("bf16-mixed", {"fused_adam": True}),
+    "bf16+lazy-r1": ("bf16-mixed", {"r1_interval": 16}),
+    "bf16+compile": ("bf16-mixed", {"compile": True}),
+    "fast": ("bf16-mixed", {"compile": True, "channels_last": True, "fused_adam": True, "r1_interval": 16}),
+}
+CURVE_WINDOW = 25
+CURVE_RUNS = (("fp32 seed 0", "fp32", 0), ("fp32 seed 1", "fp32", 1), ("fast seed 0", "fast", 0))
+
+
+# ---------------------------------------------------------------------------------------------- one row (child)
+def build_entry(
+    entry: str, size: tuple[int, int], device: torch.device, extra: list[str], tiny: bool = False
+) -> torch.nn.Module:
+    """The training module of ``entry``: a stage's default config, or the joint chain over stages 1, 2 (cascade), 3
+    and 4 (seed 002 with fusion) as ``configs/e2e.yaml`` fine-tunes them (its stage rates)."""
+    if entry != "e2e":
+        return build_stage(entry, size, device, extra, tiny).train()
+    from lightning_modules.pipeline import TryOnPipeline
+
+    stages = {
+        "layout": build_stage("stage1", size, device, extra, tiny),
+        "warp": build_stage("stage2", size, device, extra, tiny),
+        "synthesis": build_stage("stage3", size, device, extra, tiny),
+        "refine": build_stage("stage4", size, device, [*extra, "--model.init_args.fusion", "true"], tiny),
+    }
+    return TryOnPipeline(task="tryon", image_size=size, stages=stages).to(device).train()
+
+
+class StepRecorder(Callback):
+    """Per-batch wall time (synchronised before and after), the host's wait for each batch, the logged ``*/total``
+    losses (``losses``) and, with ``count_syncs``, ``set_sync_debug_mode("warn")`` inside the timed batches only (the
+    recorder's own synchronisations and Lightning's bookkeeping between batches are outside)."""
+
+    def __init__(self, device: torch.device, warmup: int, losses: bool, count_syncs: bool) -> None:
+        self.device, self.warmup, self.record_losses, self.count_syncs = device, warmup, losses, count_syncs
+        self.times: list[float] = []
+        self.waits: list[float] = []
+        self.losses: list[dict[str, float]] = []
+        self.begin, self.last_end = 0.0, None
+
+    def synchronize(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
+    def on_train_batch_start(self, trainer, module, batch, batch_idx) -> None:  # noqa: ANN001
+        self.synchronize()
+        now = time.perf_counter()
+        if self.last_end is not None and batch_idx > self.warmup:
+            self.waits.append(1000 * (now - self.last_end))
+        self.begin = now
+        if self.count_syncs and batch_idx >= self.warmup:
+            torch.cuda.set_sync_debug_mode("warn")
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:  # noqa: ANN001
+        if self.count_syncs:
+            torch.cuda.set_sync_debug_mode("default")
+        self.synchronize()
+        self.last_end = time.perf_counter()
+        if batch_idx >= self.warmup:
+            self.times.append(1000 * (self.last_end - self.begin))
+        if self.record_losses:
+            metrics = trainer.callback_metrics
+            self.losses.append({k: float(v) for k, v in metrics.items() if k.endswith("/total")})
+
+
+def top_kernels(prof: Any, count: int = 8) -> str:  # noqa: ANN401 (torch.profiler.profile)
+    """The ``count`` kernels with the most device time: ``name share%``."""
+    events = [e for e in prof.key_averages() if e.device_type == torch.autograd.DeviceType.CUDA]
+    total = sum(e.self_device_time_total for e in events) or 1.0
+    events.sort(key=lambda e: e.self_device_time_total, reverse=True)
+    return "; ".join(f"{e.key[:60]} {100 * e.self_device_time_total / total:.1f}%" for e in events[:count])
+
+
+def run_row(spec: dict[str, Any]) -> dict[str, Any]:
+    """One measurement (``spec``: entry, path, batch, mode ``time``/``data``/``curve``, steps, seed, ...)."""
+    from lightning.pytorch import Trainer, seed_everything
+
+    from datamodules.fashion_datamodule import FashionDataModule
+    from lightning_modules.fast_training import FastTraining
+
+    device = torch.device(spec["device"])
+    size, mode = tuple(spec["size"]), spec["mode"]
+    precision, switches = PATHS[spec["path"]]
+    torch.backends.cudnn.benchmark = True
+    torch._dynamo.config.recompile_limit = 64
+    seed_everything(spec["seed"], verbose=False)
+    module = build_entry(spec["entry"], size, device, spec["cli_args"], spec["tiny"])
+    warmup, steps = spec["warmup"], spec["steps"]
+    count_syncs = device.type == "cuda" and mode == "time"
+    recorder = StepRecorder(device, warmup if mode != "curve" else 0, mode == "curve", count_syncs)
+    datamodule = loader = None
+    if mode == "time":
+        batch = make_batch(spec["data_root"], size, spec["batch"], device)
+        loader = torch.utils.data.DataLoader([batch] * (warmup + steps), batch_size=None)
+    else:
+        datamodule = FashionDataModule(dataset="mpv", root=spec["data_root"], image_size=size,
+                                       batch_size=spec["batch"], num_workers=spec["workers"],
+                                       pin_memory=device.type == "cuda", val_subset=1)  # fmt: skip
+        datamodule.setup("fit")
+        if len(datamodule.train_dataloader()) < warmup + steps:
+            raise SystemExit(
+                f"bench_train: {spec['data_root']} has fewer than {warmup + steps} batches of {spec['batch']}"
+            )
+    fast = FastTraining(**switches)
+    trainer = Trainer(
+        accelerator="gpu" if device.type == "cuda" else "cpu", devices=1, precision=precision, max_epochs=1,
+        limit_train_batches=warmup + steps, limit_val_batches=0, num_sanity_val_steps=0, logger=False,
+        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False, benchmark=True,
+        callbacks=[recorder, fast],
+    )  # fmt: skip
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    profile = spec.get("profile") and device.type == "cuda" and mode == "time"
+    profiler = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CUDA]) if profile else None
+    with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stdout(sys.stderr):
+        warnings.simplefilter("always")
+        with profiler or contextlib.nullcontext():
+            trainer.fit(module, train_dataloaders=loader, datamodule=datamodule)
+    syncs = [f"{Path(w.filename).name}:{w.lineno}" for w in caught if "synchroniz" in str(w.message).lower()]
+    peak = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else float("nan")
+    row: dict[str, Any] = {"entry": spec["entry"], "path": spec["path"], "batch": spec["batch"]}
+    if mode == "curve":
+        return row | {"seed": spec["seed"], "losses": recorder.losses}
+    times = recorder.times
+    median = statistics.median(times)
+    row |= {
+        "images/s": fmt(spec["batch"] * 1000 / median, 4),
+        "median ms/step": fmt(median, 4),
+        "min-max ms": f"{fmt(min(times), 4)}-{fmt(max(times), 4)}",
+        "steps timed": len(times),
+        "peak MiB": fmt(peak, 5),
+        "compiled": ", ".join(fast.compiled) or "-",
+    }
+    if mode == "time" and device.type == "cuda":
+        row["host syncs/step"] = fmt(len(syncs) / max(len(times), 1), 3)
+        if syncs:
+            row["sync sites"] = ", ".join(dict.fromkeys(syncs))[:300]
+    if mode == "data":
+        row["wait ms/step (median, max)"] = (
+            f"{fmt(statistics.median(recorder.waits), 3)}, {fmt(max(recorder.waits), 3)}"
+        )
+        row["workers"] = spec["workers"]
+    if profiler is not None:
+        row["top kernels"] = top_kernels(profiler)
+    return row
+
+
+# ---------------------------------------------------------------------------------------------- parent
+def child(spec: dict[str, Any], timeout: float) -> dict[str, Any]:
+    """Run ``spec`` in a fresh process; its last stdout line is the JSON row."""
+    base = {k: spec[k] for k in ("entry", "path", "batch")}
+    try:
+        done = subprocess.run(
+            [sys.executable, __file__, "--row", json.dumps(spec)], capture_output=True, text=True, timeout=timeout
+        )
+    except subprocess.TimeoutExpired:
+        return base | {"note": f"failed: over {timeout:.0f} s"}
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode != 0 or not lines:
+        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        return base | {"note": f"failed: {tail[:200]}"}
+    return json.loads(lines[-1])
+
+
+def running_means(values: list[float], window: int) -> list[float]:
+    return [statistics.fmean(values[max(0, i - window + 1) : i + 1]) for i in range(len(values))]
+
+
+def curve_rows(runs: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per logged total: mean |running mean - eager fp32 seed 0's| of the seed-1 run (the noise) and the fast run."""
+    reference = runs.get("fp32 seed 0")
+    if reference is None or "losses" not in reference:
+        return [{"note": "no eager fp32 seed-0 curve"}]
+    rows = []
+    for key in sorted(reference["losses"][0]):
+        ref = running_means([step[key] for step in reference["losses"]], CURVE_WINDOW)
+        row: dict[str, Any] = {"entry": reference["entry"], "loss": key, "batches": len(ref),
+                               "fp32 seed 0: first, last": f"{fmt(ref[0], 4)}, {fmt(ref[-1], 4)}"}  # fmt: skip
+        for name in ("fp32 seed 1", "fast seed 0"):
+            run = runs.get(name, {})
+            if "losses" not in run:
+                row[name] = run.get("note", "missing")
+                continue
+            other = running_means([step[key] for step in run["losses"]], CURVE_WINDOW)
+            row[f"{name}: mean |diff|"] = fmt(statistics.fmean(abs(a - b) for a, b in zip(ref, other, strict=False)), 3)
+            row[f"{name}: last"] = fmt(other[-1], 4)
+        noise, fast = row.get("fp32 seed 1: mean |diff|"), row.get("fast seed 0: mean |diff|")
+        if noise is not None and fast is not None:
+            row["fast within noise"] = "yes" if float(fast) <= float(noise) else "no"
+        rows.append(row)
+    return rows
+
+
+def markdown(header: dict[str, str], tables: dict[str, list[dict[str, Any]]]) -> str:
+    lines = [f"- {k}: {v}" for k, v in header.items()]
+    for name, rows in tables.items():
+        columns = list(dict.fromkeys(k for row in rows for k in row if k != "losses"))
+        lines += ["", f"### {name}", "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+        lines += ["| " + " | ".join(str(row.get(c, "")) for c in columns) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--row", help=argparse.SUPPRESS)  # internal: run one JSON spec and print its row
+    parser.add_argument("--sections", default="steps,levers,data,curves", help=f"from {list(SECTIONS)}")
+    parser.add_argument("--entries", default=",".join(ENTRIES), help=f"from {list(ENTRIES)}")
+    parser.add_argument("--lever-entries", default="stage1,stage3", help="entries of the levers section")
+    parser.add_argument("--curve-entries", default="stage1,stage2,stage3,stage4", help="entries of the curves")
+    parser.add_argument("--size", type=parse_size, default=(256, 192))
+    parser.add_argument("--device", default="cuda")
+    parser.add_argument("--paper-batch", type=int, default=8)
+    parser.add_argument("--preset-batch", type=int, default=32)
+    parser.add_argument("--steps", type=int, default=20, help="timed steps per row")
+    parser.add_argument("--warmup", type=int, default=5, help="untimed steps first (compilation happens here)")
+    parser.add_argument("--curve-steps", type=int, default=300)
+    parser.add_argument("--workers", type=int, default=16)
+    parser.add_argument("--data-root", default=str(REPO / "data" / "synthetic_mpv"))
+    parser.add_argument("--cli-args", type=shlex.split, default=[], help="LightningCLI overrides for every stage")
+    parser.add_argument("--profile", action="store_true", help="top CUDA kernels of the steps rows")
+    parser.add_argument("--quick", action="store_true", help="2 + 2 steps, 8-batch curves (CPU smoke test)")
+    parser.add_argument("--tiny", action="store_true", help="the CPU preset's networks (configs/tiny/): smoke tests")
+    parser.add_argument("--row-timeout-s", type=float, default=420.0)
+    parser.add_argument("--out", type=Path, default=None, help="write FILE.json and FILE.md")
+    args = parser.parse_args(argv)
+    if args.row:
+        print(json.dumps(run_row(json.loads(args.row))), flush=True)
+        return
+    if args.quick:
+        args.steps, args.warmup, args.curve_steps = 2, 2, 8
+    data_root, data_note = ensure_dataset(args.data_root, args.size, args.quick)
+    entries = [e for e in args.entries.split(",") if e]
+    if set(entries) - set(ENTRIES):
+        parser.error(f"--entries: unknown {sorted(set(entries) - set(ENTRIES))}; choose from {list(ENTRIES)}")
+    sections = [s for s in args.sections.split(",") if s]
+    base = {"device": args.device, "size": list(args.size), "data_root": data_root, "cli_args": args.cli_args,
+            "warmup": args.warmup, "steps": args.steps, "seed": 0, "workers": args.workers, "mode": "time",
+            "tiny": args.tiny}  # fmt: skip
+    header = {
+        "command": shlex.join(["python", "scripts/bench_train.py", *(sys.argv[1:] if argv is None else argv)]),
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "device": (torch.cuda.get_device_name() if args.device == "cuda" else "CPU") + f" ({os.cpu_count()} CPU cores)",
+        "versions": f"torch {torch.__version__} (CUDA {torch.version.cuda})",
+        "size": f"{args.size[0]}x{args.size[1]}",
+        "data": data_note,
+        "fast": "bf16-mixed + " + ", ".join(f"{k}={v}" for k, v in PATHS["fast"][1].items()),
+    }
+    print("\n".join(f"{k}: {v}" for k, v in header.items()), flush=True)
+    tables: dict[str, list[dict[str, Any]]] = {}
+
+    def add(table: str, spec: dict[str, Any]) -> dict[str, Any]:
+        row = child(base | spec, args.row_timeout_s)
+        tables.setdefault(table, []).append(row)
+        print(f"[{time.strftime('%H:%M:%S')}] {table}: " + ", ".join(f"{k}={v}" for k, v in row.items()
+                                                                      if k != "losses"), flush=True)  # fmt: skip
+        if args.out:
+            args.out.with_suffix(".json").write_text(json.dumps({"header": header, "tables": tables}, indent=1))
+            args.out.with_suffix(".md").write_text(markdown(header, tables) + "\n")
+        return row
+
+    if "steps" in sections:
+        for entry in entries:
+            for batch in (args.paper_batch, args.preset_batch):
+                for path in ("bf16", "fast"):
+                    add("Training step", {"entry": entry, "path": path, "batch": batch, "profile": args.profile})
+    if "levers" in sections:
+        for entry in [e for e in args.lever_entries.split(",") if e]:
+            for path in ("fp32", "bf16+cl", "bf16+fused", "bf16+lazy-r1", "bf16+compile"):
+                add("Levers, one at a time", {"entry": entry, "path": path, "batch": args.preset_batch})
+    if "data" in sections:
+        for entry in entries:
+            add("Fast path fed by the train loader", {"entry": entry, "path": "fast", "batch": args.preset_batch,
+                                                       "mode": "data", "steps": 3 * args.steps})  # fmt: skip
+    if "curves" in sections:
+        for entry in [e for e in args.curve_entries.split(",") if e]:
+            runs = {}
+            for name, path, seed in CURVE_RUNS:
+                spec = {"entry": entry, "path": path, "batch": args.paper_batch, "mode": "curve", "seed": seed,
+                        "warmup": 0, "steps": args.curve_steps}  # fmt: skip
+                runs[name] = add(f"Loss curves, raw ({entry})", spec)
+            tables.setdefault("Loss curves", []).extend(curve_rows(runs))
+    summary = {k: v for k, v in tables.items() if not k.startswith("Loss curves, raw")}
+    print(f"\n{markdown(header, summary)}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

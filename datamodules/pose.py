@@ -110,7 +110,7 @@ EXP_UNDERFLOW = 110.0  # exp(-x) is exactly 0 in float32 for x > 103.98; 110 lea
 
 @dataclass(frozen=True)
 class KeypointMapEncoder:
-    """Keypoints ``[18, 3]`` -> one map per joint ``[18, H, W]`` in [0, 1]; a missing joint gives a zero map.
+    """Keypoints ``[..., J, 3]`` -> one map per joint ``[..., J, H, W]`` in [0, 1]; a missing joint gives a zero map.
 
     ``kind="disk"``: 1 inside a disk of ``radius`` pixels around the joint, 0 outside. SPG-VTON (seed 003, section
     III-A "Human pose embedding") uses radius 4 at 256x192, the default; Intrinsic Flow (seed 004, section 3) uses
@@ -122,7 +122,10 @@ class KeypointMapEncoder:
     ``sigma * sqrt(2 * EXP_UNDERFLOW)`` (Gaussians: beyond it ``exp`` underflows to exactly 0 in float32) plus a
     pixel of margin, shifted to lie inside the map. Inside the box the float32 formula is evaluated exactly as on the
     full map, so the maps equal the dense ``[J, H, W]`` evaluation bit for bit (nothing is truncated). A visible joint
-    at an infinite coordinate gives a zero map; a visible NaN coordinate raises ``ValueError``.
+    at an infinite coordinate gives a zero map; a visible NaN coordinate raises ``ValueError`` (``check``).
+
+    Leading dimensions (a batch) are drawn joint by joint with the same arithmetic, on the keypoints' device, so a
+    batch of maps equals the maps of its samples stacked (``datamodules.batch_expansion`` draws them on the GPU).
     """
 
     kind: str = "disk"
@@ -136,28 +139,46 @@ class KeypointMapEncoder:
             raise ValueError(f"KeypointMapEncoder: radius and sigma must be > 0, got {self.radius} and {self.sigma}")
 
     def __call__(self, kpts: Tensor, size: tuple[int, int]) -> Tensor:
-        """``kpts [J, 3]`` in pixels of an ``(H, W)`` image -> ``[J, H, W]`` float32."""
-        height, width = size
-        maps = torch.zeros(len(kpts), height, width)
-        centres = kpts[:, :2].float()
-        visible = kpts[:, 2] > 0
-        if centres[visible].isnan().any():
+        """``kpts [..., J, 3]`` in pixels of an ``(H, W)`` image -> ``[..., J, H, W]`` float32 (``check``, then
+        ``draw``)."""
+        self.check(kpts)
+        return self.draw(kpts, size)
+
+    @staticmethod
+    def check(kpts: Tensor) -> None:
+        """Raise ``ValueError`` if a visible joint of ``kpts [..., J, 3]`` has a NaN coordinate (a host sync on a GPU:
+        the data module checks in its workers, on the CPU)."""
+        visible = kpts[..., 2] > 0
+        if kpts[..., :2][visible].isnan().any():
             raise ValueError(f"KeypointMapEncoder: visible keypoints must not be NaN, got {kpts[visible].tolist()}")
-        joints = (visible & centres.isfinite().all(dim=1)).nonzero()[:, 0]
-        if not len(joints):
-            return maps
+
+    def draw(self, kpts: Tensor, size: tuple[int, int]) -> Tensor:
+        """The maps ``[..., J, H, W]`` float32 of ``kpts [..., J, 3]`` on their device, without ``check`` and without
+        a host sync: every joint's box is evaluated, a missing (or non-finite) joint's about a stand-in centre
+        ``2 * reach + 2`` pixels outside the map, where disks are 0 and Gaussians underflow to exactly 0."""
+        height, width = size
+        device = kpts.device
+        joints = kpts.reshape(-1, 3)
+        count = len(joints)
+        maps = torch.zeros(count, height, width, device=device)
+        if not count:
+            return maps.view(*kpts.shape[:-1], height, width)
         disk = self.kind == "disk"
         reach = self.radius if disk else self.sigma * math.sqrt(2.0 * EXP_UNDERFLOW)
+        centres = joints[:, :2].float()
+        drawn = (joints[:, 2] > 0) & centres.isfinite().all(dim=1)  # [n]
+        centres = centres.masked_fill(~drawn[:, None], -2.0 * reach - 2.0)  # draws exact zeros (docstring)
         box = math.ceil(2.0 * reach) + 4  # covers floor(c - reach) - 1 .. ceil(c + reach) + 1
-        centres = centres[joints]  # [n, 2]
-        limits = torch.tensor([width, height])
-        extent = limits.clamp(max=box)  # box size per axis, at most the map
+        box_w, box_h = min(width, box), min(height, box)  # box size per axis, at most the map
         # box origin per joint and axis, shifted inside the map; float32 integers, exact below 2^24
-        origin = torch.minimum((centres - reach).floor() - 1, (limits - extent).float()).clamp(min=0)
-        px = origin[:, :1] + torch.arange(int(extent[0]), dtype=torch.float32)  # [n, bw] pixel x
-        py = origin[:, 1:] + torch.arange(int(extent[1]), dtype=torch.float32)  # [n, bh] pixel y
+        origin = (centres - reach).floor() - 1
+        origin_x = origin[:, :1].clamp(max=float(width - box_w)).clamp(min=0)
+        origin_y = origin[:, 1:].clamp(max=float(height - box_h)).clamp(min=0)
+        px = origin_x + torch.arange(box_w, dtype=torch.float32, device=device)  # [n, bw] pixel x
+        py = origin_y + torch.arange(box_h, dtype=torch.float32, device=device)  # [n, bh] pixel y
         dist2 = ((px - centres[:, :1]) ** 2)[:, None, :] + ((py - centres[:, 1:]) ** 2)[:, :, None]  # [n, bh, bw]
         values = (dist2 <= self.radius**2).float() if disk else torch.exp(-dist2 / (2.0 * self.sigma**2))
-        flat = (joints[:, None, None] * height + py.long()[:, :, None]) * width + px.long()[:, None, :]
+        index = torch.arange(count, device=device)[:, None, None] * height + py.long()[:, :, None]
+        flat = index * width + px.long()[:, None, :]
         maps.view(-1)[flat.view(-1)] = values.view(-1)
-        return maps
+        return maps.view(*kpts.shape[:-1], height, width)

@@ -166,6 +166,31 @@ def test_boxed_maps_equal_the_dense_formula_bit_for_bit(encoder: KeypointMapEnco
         assert torch.equal(encoder(kpts, size), dense_keypoint_maps(encoder, kpts, size)), size
 
 
+@pytest.mark.parametrize("encoder", [KeypointMapEncoder("disk", radius=3.0), KeypointMapEncoder("gaussian", sigma=2.0)])
+def test_a_batch_of_keypoints_draws_its_samples_maps_stacked(encoder: KeypointMapEncoder):
+    """``[B, T, J, 3]`` -> ``[B, T, J, H, W]``, bit for bit the per-sample maps, missing and far joints included."""
+    generator = torch.Generator().manual_seed(1)
+    kpts = torch.rand(3, 2, 18, 3, generator=generator) * torch.tensor([60.0, 80.0, 1.0]) - torch.tensor([6, 8, 0])
+    kpts[..., 2] = (kpts[..., 2] > 0.3).float()
+    kpts[0, 0, 5] = torch.tensor([float("inf"), 2.0, 1.0])
+    kpts[1, 1, 6] = torch.tensor([float("nan"), 2.0, 0.0])  # missing
+    maps = encoder(kpts, (64, 48))
+    assert maps.shape == (3, 2, 18, 64, 48)
+    for b in range(3):
+        for t in range(2):
+            assert torch.equal(maps[b, t], encoder(kpts[b, t], (64, 48)))
+            assert torch.equal(maps[b, t], dense_keypoint_maps(encoder, kpts[b, t].nan_to_num(), (64, 48)))
+    assert encoder(torch.zeros(0, 18, 3), (8, 6)).shape == (0, 18, 8, 6)
+
+
+def test_draw_does_not_check_so_a_visible_nan_joint_draws_nothing():
+    kpts = torch.zeros(18, 3)
+    kpts[2] = torch.tensor([float("nan"), 1.0, 1.0])
+    assert KeypointMapEncoder().draw(kpts, (8, 6)).abs().sum() == 0  # no host sync for a check on a GPU
+    with pytest.raises(ValueError, match="visible keypoints must not be NaN"):
+        KeypointMapEncoder.check(kpts)
+
+
 def test_gaussian_is_not_truncated_near_the_joint():
     kpts = torch.zeros(18, 3)
     kpts[0] = torch.tensor([24.0, 32.0, 1.0])

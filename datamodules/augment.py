@@ -39,6 +39,7 @@ def _swap_permutation(pairs: tuple[tuple[int, int], ...], size: int) -> Tensor:
 JOINT_FLIP_PERMUTATION = _swap_permutation(COCO18_FLIP_PAIRS, NUM_JOINTS)
 LABEL_FLIP_PERMUTATION = _swap_permutation(LIP_FLIP_PAIRS, NUM_PARSE_LABELS)
 _IDENTITY = torch.eye(2, 3, dtype=torch.float64)
+UNMOVED_KEYS = ("tgt_attributes",)  # besides the contract's cloth, cloth_mask and meta
 
 
 def _check_shape(key: str, tensor: object, expected: tuple[int, ...]) -> None:
@@ -94,7 +95,8 @@ class PairedAugmentation:
       ``flow'(q) = T(r + flow(r)) - q = A flow(r)`` (``A`` = linear part of ``T``), flow resampled bilinear, vis
       nearest; vis is 0 (background) wherever ``r`` lies outside the frame. A pixel marked visible whose source
       point ``q + flow'(q)`` the transform pushed out of the frame is no longer visible in the source: vis 2.
-    - ``cloth``, ``cloth_mask`` are returned unchanged; ``meta`` is copied and gets ``meta["hflip"]`` = ``"1"`` or
+    - ``cloth``, ``cloth_mask`` and ``tgt_attributes`` (the target garment's kind and pattern, which a flip or an
+      affine does not change) are returned unchanged; ``meta`` is copied and gets ``meta["hflip"]`` = ``"1"`` or
       ``"0"`` (the contract's meta holds strings).
 
     Randomness comes only from the ``generator`` handed to ``__call__`` (exactly five uniforms are drawn per sample),
@@ -233,7 +235,7 @@ def _check_sample(sample: dict) -> tuple[int, int]:
     missing = [key for key in SAMPLE_KEYS if key not in sample]
     if missing:
         raise KeyError(f"PairedAugmentation: sample lacks key(s) {missing}")
-    unknown = sorted(set(sample) - set(SAMPLE_KEYS) - set(GROUND_TRUTH_KEYS))
+    unknown = sorted(set(sample) - set(SAMPLE_KEYS) - set(GROUND_TRUTH_KEYS) - set(UNMOVED_KEYS))
     if unknown:
         raise KeyError(f"PairedAugmentation: unknown key(s) {unknown}; it would not know how to move them")
     if ("flow_gt" in sample) != ("vis_gt" in sample):

@@ -208,6 +208,12 @@ def test_no_transform_returns_the_sample_unchanged() -> None:
     assert all(out[key] is sample[key] for key in out)
 
 
+def test_target_attributes_are_not_moved() -> None:
+    sample = {**shifted_sample(), "tgt_attributes": torch.ones(11)}
+    out = PairedAugmentation(hflip_prob=1.0)(sample, seeded(0))
+    assert out["tgt_attributes"] is sample["tgt_attributes"] and out["meta"]["hflip"] == "1"
+
+
 def test_draw_transform_of_a_flip_is_the_mirror_matrix() -> None:
     matrix, flip = PairedAugmentation(hflip_prob=1.0).draw_transform(64, 48, seeded(0))
     assert flip

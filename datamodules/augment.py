@@ -11,7 +11,9 @@ Pixel convention: pixel centres at integer coordinates (``align_corners=True``, 
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
 
 import torch
 from kornia.geometry.transform import warp_affine
@@ -42,14 +44,27 @@ _IDENTITY = torch.eye(2, 3, dtype=torch.float64)
 UNMOVED_KEYS = ("tgt_attributes",)  # besides the contract's cloth, cloth_mask and meta
 
 
+@functools.cache
+def _permutations_on(device: torch.device) -> tuple[Tensor, Tensor]:
+    """``(JOINT_FLIP_PERMUTATION, LABEL_FLIP_PERMUTATION)`` on ``device``, copied once (no host sync per batch)."""
+    return JOINT_FLIP_PERMUTATION.to(device), LABEL_FLIP_PERMUTATION.to(device)
+
+
 def _check_shape(key: str, tensor: object, expected: tuple[int, ...]) -> None:
     if not isinstance(tensor, Tensor) or tuple(tensor.shape) != expected:
         got = tuple(tensor.shape) if isinstance(tensor, Tensor) else type(tensor).__name__
         raise ValueError(f"PairedAugmentation: sample[{key!r}] has shape {got}, expected {expected}")
 
 
-def _warp_channels(tensors: dict[str, Tensor], fills: dict[str, float], matrix: Tensor, mode: str) -> dict[str, Tensor]:
-    """Warp several ``[C, H, W]`` tensors by the forward pixel ``matrix [2, 3]`` in one kornia call.
+def _per_sample(flags: Tensor, tensor: Tensor) -> Tensor:
+    """``flags [B]`` shaped to broadcast over ``tensor [B, ...]``."""
+    return flags.view(-1, *(1,) * (tensor.dim() - 1))
+
+
+def _warp_channels(
+    tensors: dict[str, Tensor], fills: dict[str, float], matrices: Tensor, mode: str
+) -> dict[str, Tensor]:
+    """Warp several ``[B, C, H, W]`` tensors by the forward pixel ``matrices [B, 2, 3]`` in one kornia call.
 
     Pixels that come from outside the frame take ``fills[name]``; each tensor keeps its dtype (integer maps are
     rounded back, so use ``mode="nearest"`` for them).
@@ -57,23 +72,28 @@ def _warp_channels(tensors: dict[str, Tensor], fills: dict[str, float], matrix: 
     names = list(tensors)
     first = tensors[names[0]]
     height, width = first.shape[-2:]
-    stacked = torch.cat([tensors[name].float() for name in names]).unsqueeze(0)
-    fill = torch.cat([torch.full((tensors[name].shape[0],), fills[name]) for name in names]).to(first.device)
+    stacked = torch.cat([tensors[name].float() for name in names], dim=1)
+    fill = torch.cat([torch.full((tensors[name].shape[1],), fills[name], device=first.device) for name in names])
     warped = warp_affine(
         stacked,
-        matrix.to(first.device, torch.float32).unsqueeze(0),
+        matrices.to(first.device, torch.float32),
         (height, width),
         mode=mode,
         padding_mode="fill",
         align_corners=True,
         fill_value=fill,
-    )[0]
-    chunks = warped.split([tensors[name].shape[0] for name in names])
+    )
+    chunks = warped.split([tensors[name].shape[1] for name in names], dim=1)
     out = {}
     for name, chunk in zip(names, chunks, strict=True):
         dtype = tensors[name].dtype
         out[name] = chunk.to(dtype) if dtype.is_floating_point else chunk.round().to(dtype)
     return out
+
+
+def flip_meta(meta: dict[str, str], flip: bool) -> dict[str, str]:
+    """A copy of a sample's ``meta`` with ``meta["hflip"]``, ``"1"`` or ``"0"``."""
+    return {**meta, "hflip": "1" if flip else "0"}
 
 
 class PairedAugmentation:
@@ -103,6 +123,10 @@ class PairedAugmentation:
     so a dataset that derives the generator from ``(seed, epoch, index)`` is deterministic whatever the number of
     workers. The papers name no augmentation; the defaults (a flip with probability 0.5, no rotation, shift or zoom)
     are this project's choice.
+
+    ``__call__`` = ``draw_transform`` + ``apply`` on a batch of one; ``FashionDataModule(batch_transforms="device")``
+    draws in its workers and calls ``apply`` on the whole batch on the GPU (``datamodules.batch_expansion``). The
+    arithmetic is elementwise per sample, so on the CPU both give the same tensors bit for bit.
 
     Args:
         hflip_prob: probability of a horizontal flip.
@@ -158,75 +182,116 @@ class PairedAugmentation:
         """Augment one contract sample (no batch dim); returns a new dict, the input is not modified."""
         height, width = _check_sample(sample)
         matrix, flip = self.draw_transform(height, width, generator)
-        out = dict(sample)
-        out["meta"] = {**sample["meta"], "hflip": "1" if flip else "0"}
+        out = {**sample, "meta": flip_meta(sample["meta"], flip)}
         if torch.equal(matrix, _IDENTITY):
             return out
+        one = {key: value for key, value in sample.items() if key in MOVED_KEYS}
+        moved = self.apply(_map_tensors(one, lambda t, _: t[None]), matrix[None], torch.tensor([flip]))
+        return out | _map_tensors(moved, lambda t, _: t[0])
 
-        smooth = {key: sample[key] for key in ("src_img", "tgt_img", "src_agnostic", "src_pose", "tgt_pose")}
+    def apply(self, batch: dict, matrices: Tensor, flips: Tensor) -> dict:
+        """Move a batch of contract samples ``[B, ...]`` by drawn transforms (``draw_transform``): ``matrices
+        [B, 2, 3]`` float64, ``flips [B]`` bool. Returns the moved keys only (``MOVED_KEYS`` the batch has); a sample
+        whose matrix is the identity keeps its values. The batch is not checked (``__call__`` checks a sample) and
+        nothing waits for the device, so a GPU batch is moved as fast as its kernels run."""
+        height, width = batch["src_img"].shape[-2:]
+        device = batch["src_img"].device
+        matrices = matrices.to(device, torch.float64)
+        flips = flips.to(device)
+        moving = (matrices != torch.eye(2, 3, dtype=torch.float64, device=device)).flatten(1).any(dim=1)  # [B]
+        joint_flip, label_flip = _permutations_on(device)
+        # Per sample: its flip permutation or the identity, [B, J] and [B, 20].
+        joint_order = torch.where(flips[:, None], joint_flip, torch.arange(NUM_JOINTS, device=device))
+        label_order = torch.where(flips[:, None], label_flip, torch.arange(NUM_PARSE_LABELS, device=device))
+
+        smooth = {key: batch[key] for key in ("src_img", "tgt_img", "src_agnostic", "src_pose", "tgt_pose")}
         smooth_fill = {key: self.image_fill if key.endswith(("img", "agnostic")) else 0.0 for key in smooth}
-        labels: dict[str, Tensor] = {"src_parse": sample["src_parse"][None], "tgt_parse": sample["tgt_parse"][None]}
+        labels: dict[str, Tensor] = {key: batch[key][:, None] for key in ("src_parse", "tgt_parse")}
         label_fill = dict.fromkeys(labels, 0.0)
         for side in ("src", "tgt"):
-            for name, mask in sample[f"{side}_masks"].items():
+            for name, mask in batch[f"{side}_masks"].items():
                 labels[f"{side}_masks/{name}"] = mask
                 label_fill[f"{side}_masks/{name}"] = 1.0 if 0 in MASK_GROUPS[name] else 0.0
-        if "flow_gt" in sample:
-            smooth["flow_gt"], smooth_fill["flow_gt"] = sample["flow_gt"], 0.0
-            labels["vis_gt"], label_fill["vis_gt"] = sample["vis_gt"][None], 0.0
-        smooth = _warp_channels(smooth, smooth_fill, matrix, "bilinear")
-        labels = _warp_channels(labels, label_fill, matrix, "nearest")
+        if "flow_gt" in batch:
+            smooth["flow_gt"], smooth_fill["flow_gt"] = batch["flow_gt"], 0.0
+            labels["vis_gt"], label_fill["vis_gt"] = batch["vis_gt"][:, None], 0.0
+        smooth = _warp_channels(smooth, smooth_fill, matrices, "bilinear")
+        labels = _warp_channels(labels, label_fill, matrices, "nearest")
 
-        out.update({key: smooth[key] for key in ("src_img", "tgt_img", "src_agnostic")})
+        out: dict = {key: smooth[key] for key in ("src_img", "tgt_img", "src_agnostic")}
         for side in ("src", "tgt"):
-            kpts, pose, parse = sample[f"{side}_kpts"], smooth[f"{side}_pose"], labels[f"{side}_parse"][0]
-            kpts, left_frame = _transform_keypoints(kpts, matrix, height, width)
-            pose = pose.masked_fill(left_frame[:, None, None], 0.0)
-            if flip:
-                kpts, pose = kpts[JOINT_FLIP_PERMUTATION], pose[JOINT_FLIP_PERMUTATION]
-                parse = LABEL_FLIP_PERMUTATION.to(parse.device)[parse]
-            out[f"{side}_kpts"], out[f"{side}_pose"], out[f"{side}_parse"] = kpts, pose, parse
-            out[f"{side}_masks"] = {name: labels[f"{side}_masks/{name}"] for name in sample[f"{side}_masks"]}
-        if "flow_gt" in sample:
-            out["flow_gt"], out["vis_gt"] = _transform_flow(smooth["flow_gt"], labels["vis_gt"][0], matrix)
-        return out
+            kpts, left_frame = _transform_keypoints(batch[f"{side}_kpts"], matrices, height, width)
+            pose = smooth[f"{side}_pose"].masked_fill(left_frame[:, :, None, None], 0.0)
+            parse = labels[f"{side}_parse"][:, 0]
+            out[f"{side}_kpts"] = kpts.take_along_dim(joint_order[:, :, None], dim=1)
+            out[f"{side}_pose"] = pose.take_along_dim(joint_order[:, :, None, None], dim=1)
+            out[f"{side}_parse"] = label_order.gather(1, parse.flatten(1)).view_as(parse)
+            out[f"{side}_masks"] = {name: labels[f"{side}_masks/{name}"] for name in batch[f"{side}_masks"]}
+        if "flow_gt" in batch:
+            out["flow_gt"], out["vis_gt"] = _transform_flow(smooth["flow_gt"], labels["vis_gt"][:, 0], matrices)
+        return _map_tensors(out, lambda t, key: torch.where(_per_sample(moving, t), t, _lookup(batch, key)))
 
 
-def _transform_keypoints(kpts: Tensor, matrix: Tensor, height: int, width: int) -> tuple[Tensor, Tensor]:
-    """Move the visible joints of ``kpts [J, 3]``; returns the new keypoints and a ``[J]`` mask of the joints the
-    transform moved out of the frame (now visibility 0)."""
-    visible = kpts[:, 2] > 0
-    matrix = matrix.to(kpts.device)
-    moved = kpts[:, :2].double() @ matrix[:, :2].T + matrix[:, 2]
-    out = kpts.clone()
-    out[visible, :2] = moved[visible].to(kpts.dtype)
-    left_frame = visible & ~_outside(kpts[:, :2].T, height, width) & _outside(moved.T, height, width)
-    out[left_frame, 2] = 0.0
-    return out, left_frame
+MOVED_KEYS = (
+    *(f"{side}_{key}" for side in ("src", "tgt") for key in ("img", "kpts", "pose", "parse", "masks")),
+    "src_agnostic",
+    *GROUND_TRUTH_KEYS,
+)
 
 
-def _transform_flow(flow: Tensor, vis: Tensor, matrix: Tensor) -> tuple[Tensor, Tensor]:
-    """Finish the flow ground truth after resampling ``flow [2, H, W]`` and ``vis [H, W]`` at ``r = T^-1 q``.
+def _map_tensors(tensors: dict, fn: Callable[[Tensor, str], Tensor]) -> dict:
+    """``fn(tensor, key)`` on every tensor of a sample dict and of its nested mask dicts (key ``"src_masks/cloth"``)."""
+    return {
+        key: {name: fn(v, f"{key}/{name}") for name, v in value.items()} if isinstance(value, dict) else fn(value, key)
+        for key, value in tensors.items()
+    }
+
+
+def _lookup(sample: dict, path: str) -> Tensor:
+    """``sample["src_masks"]["cloth"]`` for ``"src_masks/cloth"``, ``sample[key]`` for a plain key."""
+    key, _, name = path.partition("/")
+    return sample[key][name] if name else sample[key]
+
+
+def _transform_keypoints(kpts: Tensor, matrices: Tensor, height: int, width: int) -> tuple[Tensor, Tensor]:
+    """Move the visible joints of ``kpts [B, J, 3]`` by ``matrices [B, 2, 3]`` (float64); returns the new keypoints
+    and a ``[B, J]`` mask of the joints the transform moved out of the frame (now visibility 0)."""
+    visible = kpts[..., 2] > 0
+    m = matrices[:, None]  # [B, 1, 2, 3]
+    x, y = kpts[..., 0].double(), kpts[..., 1].double()
+    moved_x = m[..., 0, 0] * x + m[..., 0, 1] * y + m[..., 0, 2]
+    moved_y = m[..., 1, 0] * x + m[..., 1, 1] * y + m[..., 1, 2]
+    moved = torch.stack((moved_x, moved_y), dim=-1).to(kpts.dtype)
+    outside_before = _outside(kpts[..., 0], kpts[..., 1], height, width)
+    left_frame = visible & ~outside_before & _outside(moved_x, moved_y, height, width)
+    xy = torch.where(visible[..., None], moved, kpts[..., :2])
+    return torch.cat((xy, kpts[..., 2:].masked_fill(left_frame[..., None], 0.0)), dim=-1), left_frame
+
+
+def _transform_flow(flow: Tensor, vis: Tensor, matrices: Tensor) -> tuple[Tensor, Tensor]:
+    """Finish the flow ground truth after resampling ``flow [B, 2, H, W]`` and ``vis [B, H, W]`` at ``r = T^-1 q``.
 
     Returns ``A flow(r)``; vis becomes 0 where ``r`` lies outside the frame (nearest resampling would still read the
-    border pixel there, while the images are partly fill) and 1 -> 2 where ``q + flow'(q)`` left the frame.
+    border pixel there, while the images are partly fill) and 1 -> 2 where ``q + flow'(q)`` left the frame. ``A`` and
+    its inverse are applied elementwise (closed-form 2x2 inverse), the same arithmetic for every batch size.
     """
     height, width = flow.shape[-2:]
-    linear = matrix[:, :2].to(flow.device, torch.float32)
-    offset = matrix[:, 2].to(flow.device, torch.float32)
-    flow = torch.einsum("ij,jhw->ihw", linear, flow.float()).to(flow.dtype)
+    linear = matrices[:, :, :2].to(flow.device, torch.float32)[..., None, None]  # [B, 2, 2, 1, 1]
+    offset = matrices[:, :, 2].to(flow.device, torch.float32)[..., None, None]  # [B, 2, 1, 1]
+    a, b, c, d = linear[:, 0, 0], linear[:, 0, 1], linear[:, 1, 0], linear[:, 1, 1]  # [B, 1, 1]
+    fx, fy = flow[:, 0].float(), flow[:, 1].float()
+    flow = torch.stack((a * fx + b * fy, c * fx + d * fy), dim=1).to(flow.dtype)
     ys, xs = torch.meshgrid(
-        torch.arange(height, device=flow.device), torch.arange(width, device=flow.device), indexing="ij"
+        torch.arange(height, device=flow.device).float(), torch.arange(width, device=flow.device).float(), indexing="ij"
     )
-    grid = torch.stack((xs, ys)).float()
-    pre_image = torch.einsum("ij,jhw->ihw", torch.linalg.inv(linear), grid - offset[:, None, None])
-    vis = vis.masked_fill(_outside(pre_image, height, width), 0)
-    return flow, vis.masked_fill((vis == 1) & _outside(grid + flow, height, width), 2)
+    gx, gy = xs - offset[:, 0], ys - offset[:, 1]
+    det = a * d - b * c
+    vis = vis.masked_fill(_outside((d * gx - b * gy) / det, (a * gy - c * gx) / det, height, width), 0)
+    return flow, vis.masked_fill((vis == 1) & _outside(xs + flow[:, 0], ys + flow[:, 1], height, width), 2)
 
 
-def _outside(points: Tensor, height: int, width: int, tolerance: float = 1e-4) -> Tensor:
-    """``[2, H, W]`` pixel coordinates -> ``[H, W]`` mask of those outside ``[0, W-1] x [0, H-1]``."""
-    x, y = points[0], points[1]
+def _outside(x: Tensor, y: Tensor, height: int, width: int, tolerance: float = 1e-4) -> Tensor:
+    """Pixel coordinates ``x``, ``y`` (same shape) -> mask of those outside ``[0, W-1] x [0, H-1]``."""
     return (x < -tolerance) | (x > width - 1 + tolerance) | (y < -tolerance) | (y > height - 1 + tolerance)
 
 

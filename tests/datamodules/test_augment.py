@@ -208,6 +208,31 @@ def test_no_transform_returns_the_sample_unchanged() -> None:
     assert all(out[key] is sample[key] for key in out)
 
 
+def test_a_batch_is_moved_as_its_samples_are_one_by_one() -> None:
+    """``apply`` on a batch (the device path) equals ``__call__`` per sample bit for bit; an identity sample keeps
+    its values."""
+    augment = PairedAugmentation(hflip_prob=0.5, degrees=20.0, translate=0.1, scale=(0.8, 1.2))
+    samples = [shifted_sample(shift=shift) for shift in ((3, -2), (0, 4), (-5, 1), (2, 2))]
+    draws = [augment.draw_transform(64, 48, seeded(seed)) for seed in range(3)] + [(torch.eye(2, 3).double(), False)]
+    assert {flip for _, flip in draws} == {False, True}
+    moved_keys = [key for key in samples[0] if key not in ("cloth", "cloth_mask", "meta")]
+    batch = {key: torch.stack([s[key] for s in samples]) for key in moved_keys if key[4:] != "masks"}
+    for side in ("src", "tgt"):
+        batch[f"{side}_masks"] = {
+            name: torch.stack([s[f"{side}_masks"][name] for s in samples]) for name in MASK_GROUPS
+        }
+    matrices = torch.stack([matrix for matrix, _ in draws])
+    moved = augment.apply(batch, matrices, torch.tensor([flip for _, flip in draws]))
+    assert sorted(moved) == sorted(moved_keys)
+    for i, sample in enumerate(samples):
+        expected = augment(sample, seeded(i)) if i < 3 else sample
+        row = {
+            key: {n: m[i] for n, m in value.items()} if isinstance(value, dict) else value[i]
+            for key, value in moved.items()
+        }
+        assert_same(row, {key: expected[key] for key in moved}, atol=0.0)
+
+
 def test_target_attributes_are_not_moved() -> None:
     sample = {**shifted_sample(), "tgt_attributes": torch.ones(11)}
     out = PairedAugmentation(hflip_prob=1.0)(sample, seeded(0))

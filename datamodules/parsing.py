@@ -8,6 +8,7 @@ colours.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -58,8 +59,14 @@ def unexpected_labels(labels: Tensor, label_set: str) -> list[int]:
     return [label for label in UNEXPECTED_LABELS[label_set] if bool((labels == label).any())]
 
 
-def read_parsing(path: Path, label_set: str = "lip", torso_skin_label: int = CIHP_TORSO_SKIN_DEFAULT) -> Tensor:
-    """Read a parsing PNG (mode ``L`` or ``P``) as indices -> ``[H, W]`` long LIP-20 labels (see ``to_lip_labels``)."""
+def read_parsing(
+    path: Path,
+    label_set: str = "lip",
+    torso_skin_label: int = CIHP_TORSO_SKIN_DEFAULT,
+    dtype: torch.dtype = torch.long,
+) -> Tensor:
+    """Read a parsing PNG (mode ``L`` or ``P``) as indices -> ``[H, W]`` LIP-20 labels (see ``to_lip_labels``) of
+    ``dtype`` (``torch.uint8``: the file's bytes, as the readers keep them until ``batch_expansion``)."""
     if not path.is_file():
         raise DatasetFormatError(f"{path}: file not found")
     try:
@@ -72,7 +79,7 @@ def read_parsing(path: Path, label_set: str = "lip", torso_skin_label: int = CIH
         raise DatasetFormatError(f"{path}: parsing must be a single-channel index PNG (mode L or P), got mode {mode}")
     labels = torch.from_numpy(labels)  # uint8: checked and mapped before the one conversion to long
     check_label_range(labels, str(path))
-    return to_lip_labels(labels, label_set, torso_skin_label).long()
+    return to_lip_labels(labels, label_set, torso_skin_label).to(dtype)
 
 
 def _group_table(ids: tuple[int, ...]) -> Tensor:
@@ -87,19 +94,28 @@ CLOTH_TABLE = _group_table(MASK_GROUPS["cloth"])  # [20] bool
 MASK_TABLE = torch.stack([_group_table(MASK_GROUPS[name]) for name in GROUP_NAMES]).float()  # [G, 20] float {0, 1}
 
 
-def derived_masks(parse: Tensor) -> dict[str, Tensor]:
-    """``parse [..., H, W]`` -> ``{group: [..., 1, H, W] float {0, 1}}`` for every group of
+@functools.cache
+def tables_on(device: torch.device) -> tuple[Tensor, Tensor]:
+    """``(MASK_TABLE, CLOTH_TABLE)`` on ``device``, copied once (a copy per call would wait for the GPU)."""
+    return MASK_TABLE.to(device), CLOTH_TABLE.to(device)
+
+
+def derived_masks(parse: Tensor, check: bool = True) -> dict[str, Tensor]:
+    """``parse [..., H, W]`` (long) -> ``{group: [..., 1, H, W] float {0, 1}}`` for every group of
     ``contract.sample.MASK_GROUPS`` (cloth region, face, hair, arms, legs, background).
 
     One gather from the ``[G, 20]`` label -> group table builds all ``G`` masks; each mask is a contiguous slice of
-    that ``[G, ..., H, W]`` result. Labels outside ``0..19`` raise ``DatasetFormatError`` (``check_label_range``).
+    that ``[G, ..., H, W]`` result. Labels outside ``0..19`` raise ``DatasetFormatError`` (``check_label_range``);
+    ``check=False`` skips that test (and its host sync on a GPU) for labels already checked, e.g. when read.
     """
-    check_label_range(parse, "derived_masks")
-    masks = MASK_TABLE.to(parse.device).index_select(1, parse.reshape(-1)).view(len(GROUP_NAMES), *parse.shape)
+    if check:
+        check_label_range(parse, "derived_masks")
+    table = tables_on(parse.device)[0]
+    masks = table.index_select(1, parse.reshape(-1)).view(len(GROUP_NAMES), *parse.shape)
     return {name: mask.unsqueeze(-3) for name, mask in zip(GROUP_NAMES, masks, strict=True)}
 
 
 def cloth_agnostic_image(image: Tensor, parse: Tensor) -> Tensor:
     """``I_s`` without clothes: ``image [..., 3, H, W]`` in [-1, 1] with the cloth region (``MASK_GROUPS["cloth"]``
-    of ``parse [..., H, W]``) set to 0, i.e. mid grey."""
-    return image.masked_fill(CLOTH_TABLE.to(parse.device)[parse].unsqueeze(-3), 0.0)
+    of ``parse [..., H, W]``, long) set to 0, i.e. mid grey."""
+    return image.masked_fill(tables_on(parse.device)[1][parse].unsqueeze(-3), 0.0)

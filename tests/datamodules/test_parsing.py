@@ -107,3 +107,12 @@ def test_derived_masks_match_group_membership_of_every_label():
 def test_derived_masks_reject_labels_outside_lip20():
     with pytest.raises(DatasetFormatError, match=r"derived_masks: labels \[-1, 20\] out of range 0..19"):
         derived_masks(torch.tensor([[0, 20], [-1, 3]]))
+
+
+def test_parsing_read_as_uint8_holds_the_same_labels():
+    """The readers keep the file's bytes (``batch_expansion`` converts to long); CIHP's 10 is mapped either way."""
+    labels = read_parsing(MPV_PARSE, "cihp", dtype=torch.uint8)
+    assert labels.dtype == torch.uint8 and torch.equal(labels.long(), read_parsing(MPV_PARSE, "cihp"))
+    assert not (labels == 10).any()
+    checked = derived_masks(labels.long())
+    assert all(torch.equal(checked[name], mask) for name, mask in derived_masks(labels.long(), check=False).items())

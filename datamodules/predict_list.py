@@ -53,7 +53,7 @@ A sample carries ``src_img``, ``src_kpts``, ``src_pose``, ``src_parse``, ``src_m
 is no target image, parsing or masks. ``required`` names optional columns the chain cannot do without (e.g.
 ``("person_pose", "parsing")``): a list or row without them is an error. Every error names the list file and line.
 
-Samples are built by ``DatasetReader.build_sample``: the target person is the source image with the target pose's
+Samples are built by ``DatasetReader.load``: the target person is the source image with the target pose's
 keypoints, whose image, parsing and masks are dropped.
 """
 

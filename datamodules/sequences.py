@@ -162,7 +162,7 @@ class SequenceReader(DatasetReader):
         if sequence.ground_truth is not None and n_frames > 1:
             truth = [self.load_ground_truth(sequence.pair(t - 1, t), log) for t in span[1:]]
             sample["flow_gt"] = resize_flow(torch.stack([flow for flow, _ in truth]), size)
-            sample["vis_gt"] = torch.stack([resize_labels(vis, size) for _, vis in truth])
+            sample["vis_gt"] = torch.stack([resize_labels(vis, size) for _, vis in truth]).long()
         sample["meta"] = {
             "dataset": self.format_name,
             "split": sequence.split,

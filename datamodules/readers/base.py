@@ -7,6 +7,9 @@ A reader works in two steps:
    ``<list file>:<line>: ...``. ``records`` raises the first problem as ``DatasetFormatError``.
 2. ``load(record)`` reads the files of one record (images, parsing, keypoints, cloth and mask, synthetic ground truth)
    and builds the contract sample at the configured ``image_size``; a bad file raises ``DatasetFormatError`` naming it.
+   It is ``datamodules.batch_expansion.expand_batch`` of ``load_compact(record)``, the compact sample (uint8 images
+   and parsing, keypoints; no keypoint maps or masks) that ``FashionDataModule(batch_transforms="device")`` sends
+   from its workers and expands on the GPU.
 
 ``vton-data check`` runs the same two steps (``scan`` and ``inspect``, which runs the loaders of ``load`` in a
 collecting ``ProblemLog``), so a dataset that passes the check loads, and the messages are the same.
@@ -35,7 +38,8 @@ from torch import Tensor
 from contract.errors import DatasetFormatError
 from contract.flow import resize_flow
 from contract.sample import CIHP_TORSO_SKIN_DEFAULT, SYNTHETIC_GT_DIR
-from datamodules.parsing import LABEL_SETS, cloth_agnostic_image, derived_masks, read_parsing
+from datamodules.batch_expansion import expand_batch, expand_cloth, expand_person, to_signed_unit
+from datamodules.parsing import LABEL_SETS, read_parsing
 from datamodules.pose import KeypointMapEncoder, read_openpose_json, rescale_keypoints
 from datamodules.roots import require_root
 from datamodules.synthetic.attributes import attributes_path, read_attributes
@@ -158,7 +162,7 @@ class RawPerson:
 
     image: Tensor  # [3, H, W] uint8
     keypoints: Tensor  # [18, 3] in pixels of ``image``
-    parse: Tensor | None  # [H, W] long LIP-20, or None when the dataset has no parsing
+    parse: Tensor | None  # [H, W] uint8 LIP-20, or None when the dataset has no parsing
 
 
 class ProblemLog:
@@ -257,8 +261,9 @@ def check_size(path: Path, size: tuple[int, int], expected: tuple[int, int], ref
         )
 
 
-def read_ground_truth(path: Path) -> tuple[Tensor, Tensor]:
-    """A synthetic ``.npz`` -> ``flow [2, H, W]`` float32 (target -> source pixels) and ``vis [H, W]`` long 0/1/2.
+def read_ground_truth(path: Path, vis_dtype: torch.dtype = torch.long) -> tuple[Tensor, Tensor]:
+    """A synthetic ``.npz`` -> ``flow [2, H, W]`` float32 (target -> source pixels) and ``vis [H, W]`` 0/1/2 of
+    ``vis_dtype`` (the readers keep ``torch.uint8``, the generator's, until ``batch_expansion``).
 
     The archive holds ``vis`` and either a dense ``flow`` [2, H, W] or the generator's compact
     ``flow_foreground`` [2, N]: the flow at the N pixels where ``vis > 0`` in row-major order, zero elsewhere."""
@@ -294,7 +299,7 @@ def read_ground_truth(path: Path) -> tuple[Tensor, Tensor]:
     if outside.any():
         bad = np.unique(vis[outside])
         raise DatasetFormatError(f"{path}: vis values {bad.tolist()} outside 0 (background), 1 (visible), 2 (occluded)")
-    return torch.from_numpy(flow.astype(np.float32, copy=False)), torch.from_numpy(vis.astype(np.int64, copy=False))
+    return torch.from_numpy(flow.astype(np.float32, copy=False)), torch.from_numpy(vis).to(vis_dtype)
 
 
 # --- resizing ------------------------------------------------------------------------------------
@@ -314,9 +319,12 @@ def resize_labels(labels: Tensor, size: tuple[int, int]) -> Tensor:
     return F.interpolate(labels[None, None].float(), size=size, mode="nearest-exact")[0, 0].to(labels.dtype)
 
 
-def to_signed_unit(image: Tensor) -> Tensor:
-    """``uint8 [0, 255]`` -> float32 in [-1, 1] (a new tensor, computed in place)."""
-    return image.to(torch.float32, copy=True).div_(127.5).sub_(1.0)
+def compact_image(image: Tensor, size: tuple[int, int]) -> Tensor:
+    """A stored ``[3, H, W]`` uint8 image at ``size``: itself when it already has that size, else float in [-1, 1]
+    (``to_signed_unit``, ``resize_image``, clamped); ``batch_expansion.signed_image`` finishes the first."""
+    if tuple(image.shape[-2:]) == tuple(size):
+        return image
+    return resize_image(to_signed_unit(image), size).clamp_(-1.0, 1.0)
 
 
 # --- the reader ----------------------------------------------------------------------------------
@@ -457,7 +465,7 @@ class DatasetReader(ABC):
         parse = None
         if person.parse is not None:
             label_set = person.parse_label_set or self.parse_label_set
-            parse = log.attempt(read_parsing, person.parse, label_set, self.torso_skin_label)
+            parse = log.attempt(read_parsing, person.parse, label_set, self.torso_skin_label, torch.uint8)
             if parse is not None and raw_size is not None:
                 log.attempt(check_size, person.parse, tuple(parse.shape), raw_size, "its person image")
         if raw is None or keypoints is None:
@@ -473,8 +481,8 @@ class DatasetReader(ABC):
         return self.crop(image), self.crop(mask)
 
     def load_ground_truth(self, record: SampleRecord, log: ProblemLog) -> tuple[Tensor, Tensor] | None:
-        """Synthetic ``flow [2, H, W]`` and ``vis [H, W]``, checked against the target image size."""
-        loaded = log.attempt(read_ground_truth, record.ground_truth)
+        """Synthetic ``flow [2, H, W]`` and ``vis [H, W]`` uint8, checked against the target image size."""
+        loaded = log.attempt(read_ground_truth, record.ground_truth, torch.uint8)
         target_size = log.attempt(read_image_size, record.target.image)
         if loaded is None:
             return None
@@ -512,14 +520,18 @@ class DatasetReader(ABC):
 
     def load(self, record: SampleRecord) -> dict:
         """The contract sample of one record (see ``contract.sample``); raises ``DatasetFormatError``."""
+        return expand_batch(self.load_compact(record), self.keypoint_maps)
+
+    def load_compact(self, record: SampleRecord) -> dict:
+        """The compact sample of one record (``datamodules.batch_expansion``); raises ``DatasetFormatError``."""
         log = ProblemLog(strict=True)
         loaded = {name: loader(log) for name, (_, loader) in self.parts(record).items()}
         source = loaded["source"]
-        return self.build_sample(
+        return self.compact_sample(
             record, source, loaded.get("target", source), loaded.get("cloth"), loaded.get("ground_truth")
         )
 
-    def build_sample(
+    def compact_sample(
         self,
         record: SampleRecord,
         source: RawPerson,
@@ -527,12 +539,11 @@ class DatasetReader(ABC):
         cloth: tuple[Tensor, Tensor] | None,
         ground_truth: tuple[Tensor, Tensor] | None,
     ) -> dict:
-        """Resize everything to ``image_size`` and assemble the contract dict."""
+        """Resize everything to ``image_size`` and assemble the compact dict (``batch_expansion``'s table)."""
         sample: dict[str, Any] = {}
         for side, person in (("src", source), ("tgt", target)):
-            sample.update({f"{side}_{key}": value for key, value in self.resize_person(person).items()})
-        sample["src_agnostic"] = cloth_agnostic_image(sample["src_img"], sample["src_parse"])
-        sample["cloth"], sample["cloth_mask"] = self.resize_cloth(cloth)
+            sample.update({f"{side}_{key}": value for key, value in self.compact_person(person).items()})
+        sample["cloth"], sample["cloth_mask"] = self.compact_cloth(cloth)
         if ground_truth is not None:
             sample["flow_gt"] = resize_flow(ground_truth[0][None], self.image_size)[0]
             sample["vis_gt"] = resize_labels(ground_truth[1], self.image_size)
@@ -542,28 +553,31 @@ class DatasetReader(ABC):
         sample["meta"] = self.meta(record, source)
         return sample
 
+    def compact_person(self, person: RawPerson) -> dict[str, Tensor]:
+        """One person at ``image_size``, compact: ``img [3,H,W]`` (``compact_image``), ``kpts [18,3]`` (checked:
+        ``KeypointMapEncoder.check``), ``parse [H,W]`` uint8 (zeros without a parsing file)."""
+        size = self.image_size
+        keypoints = rescale_keypoints(person.keypoints, tuple(person.image.shape[-2:]), size)
+        self.keypoint_maps.check(keypoints)
+        parse = torch.zeros(size, dtype=torch.uint8) if person.parse is None else person.parse
+        return {"img": compact_image(person.image, size), "kpts": keypoints, "parse": resize_labels(parse, size)}
+
     def resize_person(self, person: RawPerson) -> dict[str, Any]:
         """One person at ``image_size``: ``img [3,H,W]`` in [-1, 1], ``kpts [18,3]``, ``pose [18,H,W]``, ``parse [H,W]``
         (zeros without a parsing file) and ``masks`` (``derived_masks``)."""
+        return expand_person(self.compact_person(person), self.keypoint_maps)
+
+    def compact_cloth(self, cloth: tuple[Tensor, Tensor] | None) -> tuple[Tensor, Tensor]:
+        """The in-shop garment at ``image_size`` (``compact_image``; float zeros if None) and its mask ``[1,H,W]``
+        bool."""
         size = self.image_size
-        keypoints = rescale_keypoints(person.keypoints, tuple(person.image.shape[-2:]), size)
-        parse = torch.zeros(size, dtype=torch.long) if person.parse is None else resize_labels(person.parse, size)
-        return {
-            "img": resize_image(to_signed_unit(person.image), size).clamp_(-1.0, 1.0),
-            "kpts": keypoints,
-            "pose": self.keypoint_maps(keypoints, size),
-            "parse": parse,
-            "masks": derived_masks(parse),
-        }
+        if cloth is None:
+            return torch.zeros(3, *size), torch.zeros(1, *size, dtype=torch.bool)
+        return compact_image(cloth[0], size), resize_labels(cloth[1], size)[None]
 
     def resize_cloth(self, cloth: tuple[Tensor, Tensor] | None) -> tuple[Tensor, Tensor]:
         """The in-shop garment and its mask at ``image_size`` (``[3,H,W]`` in [-1, 1], ``[1,H,W]``); zeros if None."""
-        size = self.image_size
-        if cloth is None:
-            return torch.zeros(3, *size), torch.zeros(1, *size)
-        return resize_image(to_signed_unit(cloth[0]), size).clamp_(-1.0, 1.0), resize_labels(cloth[1], size)[
-            None
-        ].float()
+        return expand_cloth(*self.compact_cloth(cloth))
 
     def meta(self, record: SampleRecord, source: RawPerson) -> dict[str, str]:
         """String metadata (the same keys for every format, so batches collate)."""

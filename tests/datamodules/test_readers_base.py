@@ -70,3 +70,8 @@ def test_a_synthetic_sample_carries_its_targets_garment_attributes_and_an_old_se
     data.setup("test")
     assert "tgt_attributes" not in data.test_set[0]
     assert attributes_path(tmp_path / "a.npz").name == "a.json"
+
+
+def test_ground_truth_vis_in_another_dtype(tmp_path: Path):
+    _, vis = read_ground_truth(write_npz(tmp_path / "good.npz", np.array([[0, 1], [2, 0]])), torch.uint8)
+    assert vis.dtype == torch.uint8 and vis.tolist() == [[0, 1], [2, 0]]

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import logging
 import signal
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
+from typing import Any
 
 import numpy as np
 import torch
-from lightning.pytorch import LightningDataModule
+from lightning.fabric.plugins import Precision
+from lightning.pytorch import LightningDataModule, Trainer
+from lightning.pytorch.accelerators import CUDAAccelerator
 from lightning.pytorch.trainer.states import TrainerFn
-from lightning.pytorch.utilities import rank_zero_warn
+from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
-from contract.errors import DatasetFormatError
-from datamodules.augment import PairedAugmentation
+from contract.errors import ConfigError, DatasetFormatError
+from datamodules.augment import PairedAugmentation, flip_meta
+from datamodules.batch_expansion import collate_compact, expand_batch, is_compact
 from datamodules.pose import KeypointMapEncoder
 from datamodules.predict_list import PredictionList
 from datamodules.readers.base import DatasetReader, SampleRecord, get_reader_class
@@ -34,6 +38,13 @@ def augmentation_generator(seed: int, epoch: int, index: int) -> torch.Generator
 PREDICT_REQUIRED_COLUMNS = ("person_pose", "parsing")
 # ``reader_options`` keys that also apply to a prediction list (``parse_label_set`` too: ``predict_label_set``).
 PREDICT_READER_OPTIONS = ("torso_skin_label", "mask_threshold", "white_threshold")
+BATCH_TRANSFORMS = ("auto", "worker", "device")
+
+
+def converts_inputs(trainer: Trainer) -> bool:
+    """Whether the trainer's precision plugin casts the batch before ``on_after_batch_transfer`` (``*-true``,
+    ``64``, DeepSpeed, FSDP): it would cast the compact keypoints and augmentation matrices too."""
+    return type(trainer.precision_plugin).convert_input is not Precision.convert_input
 
 
 class ResumableDataLoader(DataLoader):
@@ -56,16 +67,18 @@ def make_loader(
     sampler: DistributedSampler | None = None,
     pin_memory: bool = False,
     loader_class: type[DataLoader] = DataLoader,
+    collate_fn: Callable[[list], Any] | None = None,
 ) -> DataLoader:
     """The project's DataLoader: order from ``sampler`` only (training) or the dataset's order, never a dropped
     last batch (every evaluation sample counts), persistent workers when there are any, which ignore Ctrl-C (the
-    main process handles it: ``lightning_modules.interrupt``)."""
+    main process handles it: ``lightning_modules.interrupt``); ``collate_fn`` None is ``default_collate``."""
     return loader_class(
         dataset,
         batch_size=batch_size,
         sampler=sampler,
         shuffle=False,
         num_workers=num_workers,
+        collate_fn=collate_fn,
         pin_memory=pin_memory,
         persistent_workers=num_workers > 0,
         drop_last=False,
@@ -83,7 +96,9 @@ class FashionDataset(Dataset):
     """Contract samples of one split: ``reader.load(record)``, then the optional paired augmentation.
 
     Keys are sample indices or ``(index, epoch)`` pairs (from ``EpochIndexSampler``); the augmentation draws from
-    ``augmentation_generator(seed, epoch, index)``.
+    ``augmentation_generator(seed, epoch, index)``. With ``compact``, the samples are ``reader.load_compact(record)``
+    (``datamodules.batch_expansion``) and the augmentation is only drawn: its matrix and flip go along as
+    ``augment_matrix`` and ``augment_flip`` (and ``meta["hflip"]``), for ``expand_batch`` to apply.
     """
 
     def __init__(
@@ -92,20 +107,29 @@ class FashionDataset(Dataset):
         records: list[SampleRecord],
         augmentation: PairedAugmentation | None = None,
         seed: int = 0,
+        compact: bool = False,
     ) -> None:
         self.reader = reader
         self.records = records
         self.augmentation = augmentation
         self.seed = seed
+        self.compact = compact
 
     def __len__(self) -> int:
         return len(self.records)
 
     def __getitem__(self, key: int | tuple[int, int]) -> dict:
         index, epoch = key if isinstance(key, tuple) else (key, 0)
-        sample = self.reader.load(self.records[index])
-        if self.augmentation is not None:
-            sample = self.augmentation(sample, augmentation_generator(self.seed, epoch, index))
+        record = self.records[index]
+        generator = augmentation_generator(self.seed, epoch, index) if self.augmentation is not None else None
+        if not self.compact:
+            sample = self.reader.load(record)
+            return sample if generator is None else self.augmentation(sample, generator)
+        sample = self.reader.load_compact(record)
+        if generator is not None:
+            matrix, flip = self.augmentation.draw_transform(*self.reader.image_size, generator)
+            sample["meta"] = flip_meta(sample["meta"], flip)
+            sample |= {"augment_matrix": matrix, "augment_flip": torch.tensor(flip)}
         return sample
 
 
@@ -152,6 +176,18 @@ class FashionDataModule(LightningDataModule):
     ``load_state_dict`` the next ``train_dataloader`` starts that epoch's order after those batches, without
     loading them; later epochs start at their beginning. Same ``batch_size`` and number of processes assumed.
 
+    Batch transforms (``batch_transforms``): with ``"worker"`` every DataLoader worker builds the whole contract
+    sample on the CPU (keypoint maps, masks, cloth-agnostic image, float images, augmentation). With ``"device"``
+    the workers send compact samples (uint8 images and parsing, keypoints, bool cloth mask: the table of
+    ``datamodules.batch_expansion``) and ``on_after_batch_transfer`` expands the collated batch on the device it
+    landed on, augmentation included (drawn in the workers from the same generator, applied batched). ``"auto"``
+    is ``"device"`` when the trainer's accelerator is CUDA and ``"worker"`` otherwise (also without a trainer).
+    The expanded batch has the keys, dtypes and shapes of the worker batch, and the same code computes both: on the
+    CPU it is bit-identical; on a GPU the images, masks, parsing, agnostic image and disk keypoint maps are too,
+    while Gaussian maps and augmented (warped) tensors follow the GPU's float rounding. A precision that casts the
+    inputs before the hook (``*-true``, ``64``) would cast the compact keypoints too: ``"auto"`` then stays on the
+    workers and ``"device"`` is refused. ``predict_list`` samples are always built in the workers.
+
     Bad data: by default the first problem found when reading the list files raises ``DatasetFormatError`` at
     ``setup``, and a bad file raises when its sample is loaded (the messages of ``vton-data check``). With
     ``skip_bad_samples=True``, ``setup`` checks every sample's files once and drops those with problems; the count
@@ -181,6 +217,8 @@ class FashionDataModule(LightningDataModule):
             ``None``: predict on the ``test`` split. ``reader_options`` keys ``torso_skin_label``,
             ``mask_threshold`` and ``white_threshold`` apply to it too, and ``parse_label_set`` as
             ``predict_label_set`` resolves it.
+        batch_transforms: where the per-sample tensor arithmetic runs, ``"auto"``, ``"worker"`` or ``"device"``
+            (see above).
     """
 
     def __init__(
@@ -204,9 +242,15 @@ class FashionDataModule(LightningDataModule):
         pin_memory: bool = False,
         shuffle: bool = True,
         predict_list: str | None = None,
+        batch_transforms: str = "auto",
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
+        if batch_transforms not in BATCH_TRANSFORMS:
+            raise ConfigError(
+                f"data.init_args.batch_transforms: expected one of {', '.join(BATCH_TRANSFORMS)}, "
+                f"got {batch_transforms!r}"
+            )
         self.reader_class = get_reader_class(dataset)
         self.image_size = (int(image_size[0]), int(image_size[1]))
         self.keypoint_maps = KeypointMapEncoder(pose_map, pose_radius, pose_sigma)
@@ -275,18 +319,35 @@ class FashionDataModule(LightningDataModule):
             )
         return records
 
+    def expands_on_device(self) -> bool:
+        """Whether the loaders send compact samples for ``on_after_batch_transfer`` to expand (``batch_transforms``,
+        class docstring); raises ``ConfigError`` for ``"device"`` under a precision that casts the inputs."""
+        mode, trainer = self.hparams.batch_transforms, self.trainer
+        casts = trainer is not None and converts_inputs(trainer)
+        if mode == "device" and casts:
+            raise ConfigError(
+                f"data.init_args.batch_transforms: 'device' needs a precision that leaves the batch as loaded "
+                f"(32, 16-mixed or bf16-mixed); trainer.precision {trainer.precision!r} casts it first: use 'worker'"
+            )
+        if mode == "auto":
+            return trainer is not None and isinstance(trainer.accelerator, CUDAAccelerator) and not casts
+        return mode == "device"
+
     def setup(self, stage: str | None = None) -> None:
+        compact = self.expands_on_device()
+        where = "expanded on the device" if compact else "built in the workers"
+        rank_zero_info(f"FashionDataModule: samples {where} (batch_transforms={self.hparams.batch_transforms})")
         if stage in (None, "fit"):
             reader, records = self.split_records("train")
-            self.train_set = FashionDataset(reader, records, self.augmentation, self.hparams.seed)
+            self.train_set = FashionDataset(reader, records, self.augmentation, self.hparams.seed, compact)
         if stage in (None, "fit", "validate"):
             reader, records = self.split_records("test")
             if self.hparams.val_subset is not None and self.hparams.val_subset < len(records):
                 picks = np.linspace(0, len(records) - 1, self.hparams.val_subset).round().astype(int)
                 records = [records[i] for i in picks]
-            self.val_set = FashionDataset(reader, records)
+            self.val_set = FashionDataset(reader, records, compact=compact)
         if stage in (None, "test") or (stage == "predict" and self.hparams.predict_list is None):
-            self.test_set = FashionDataset(*self.split_records("test"))
+            self.test_set = FashionDataset(*self.split_records("test"), compact=compact)
         if stage in (None, "predict") and self.hparams.predict_list is not None:
             self.predict_set = self.make_predict_list()
 
@@ -364,6 +425,12 @@ class FashionDataModule(LightningDataModule):
     def predict_dataloader(self) -> DataLoader:
         return self._loader(self.test_set if self.hparams.predict_list is None else self.predict_set)
 
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        """A compact batch (``batch_transforms`` on the device) is expanded where it landed
+        (``batch_expansion.expand_batch``, with this module's keypoint maps and augmentation); others pass as they
+        are."""
+        return expand_batch(batch, self.keypoint_maps, self.augmentation) if is_compact(batch) else batch
+
     def _loader(
         self,
         dataset: Dataset,
@@ -371,4 +438,5 @@ class FashionDataModule(LightningDataModule):
         loader_class: type[DataLoader] = DataLoader,
     ) -> DataLoader:
         hp = self.hparams
-        return make_loader(dataset, hp.batch_size, hp.num_workers, sampler, hp.pin_memory, loader_class)
+        collate = collate_compact if getattr(dataset, "compact", False) else None
+        return make_loader(dataset, hp.batch_size, hp.num_workers, sampler, hp.pin_memory, loader_class, collate)

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
 from lightning.pytorch import LightningModule, Trainer
+from lightning.pytorch.accelerators import CPUAccelerator, CUDAAccelerator
+from lightning.pytorch.plugins.precision import HalfPrecision, MixedPrecision
 
-from contract.errors import DatasetFormatError
+from contract.errors import ConfigError, DatasetFormatError
 from datamodules.augment import JOINT_FLIP_PERMUTATION, LABEL_FLIP_PERMUTATION
+from datamodules.batch_expansion import is_compact
 from datamodules.fashion_datamodule import EpochIndexSampler, FashionDataModule
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "mpv"
@@ -247,3 +251,87 @@ def test_the_synthetic_roots_before_make_data_say_to_run_it(tmp_path, monkeypatc
     with pytest.raises(DatasetFormatError) as info:
         datamodule(Path(default_root), dataset=dataset).setup("test")
     assert str(info.value) == f"{default_root}: does not exist; run `make data` to write the built-in synthetic set"
+
+
+def test_a_bad_batch_transforms_value_is_one_line_naming_the_key(root):
+    with pytest.raises(ConfigError) as info:
+        datamodule(root, batch_transforms="gpu")
+    assert str(info.value) == "data.init_args.batch_transforms: expected one of auto, worker, device, got 'gpu'"
+
+
+def fake_trainer(accelerator: object, precision: object) -> SimpleNamespace:
+    """What the DataModule reads of a trainer (a CUDA one cannot be built on a CPU machine)."""
+    return SimpleNamespace(
+        accelerator=accelerator, precision_plugin=precision, precision=precision.precision, world_size=1, global_rank=0
+    )
+
+
+@pytest.mark.parametrize(
+    ("mode", "accelerator", "precision", "on_device"),
+    [
+        ("auto", None, None, False),  # no trainer: built in the workers
+        ("auto", CPUAccelerator(), MixedPrecision("bf16-mixed", "cpu"), False),
+        ("auto", CUDAAccelerator(), MixedPrecision("bf16-mixed", "cuda"), True),
+        ("auto", CUDAAccelerator(), HalfPrecision("bf16-true"), False),  # it would cast the compact keypoints
+        ("worker", CUDAAccelerator(), MixedPrecision("bf16-mixed", "cuda"), False),
+        ("device", None, None, True),
+        ("device", CPUAccelerator(), MixedPrecision("bf16-mixed", "cpu"), True),
+    ],
+)
+def test_auto_expands_on_the_device_under_a_cuda_trainer_only(root, mode, accelerator, precision, on_device):
+    dm = datamodule(root, batch_transforms=mode)
+    dm.trainer = None if accelerator is None else fake_trainer(accelerator, precision)
+    assert dm.expands_on_device() is on_device
+    dm.setup("fit")
+    sent = next(iter(dm.train_dataloader()))
+    assert is_compact(sent) is on_device and not is_compact(dm.on_after_batch_transfer(sent, 0))
+
+
+def test_device_is_refused_under_a_precision_that_casts_the_batch(root):
+    dm = datamodule(root, batch_transforms="device")
+    dm.trainer = fake_trainer(CUDAAccelerator(), HalfPrecision("bf16-true"))
+    with pytest.raises(
+        ConfigError, match=r"^data.init_args.batch_transforms: 'device' needs a precision .*'bf16-true'"
+    ):
+        dm.setup("fit")
+
+
+class BatchRecorder(LightningModule):
+    """Keeps every training batch it is given."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.zeros(()))
+        self.batches: list[dict] = []
+
+    def training_step(self, batch, batch_idx):
+        self.batches.append(batch)
+        return self.weight * batch["src_img"].mean()
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.1)
+
+
+def test_a_fit_with_device_transforms_trains_on_the_worker_batches(root):
+    """Under a real ``Trainer``, the DataModule's ``on_after_batch_transfer`` expands the compact batches (from 2
+    loader workers, augmentation drawn there) into the worker path's batches."""
+    seen = {}
+    for mode, workers in (("worker", 0), ("device", 2)):
+        dm = datamodule(root, seed=2, batch_transforms=mode, num_workers=workers, hflip_prob=0.5, rotate_degrees=10.0)
+        module = BatchRecorder()
+        trainer = Trainer(
+            max_epochs=1,
+            accelerator="cpu",
+            logger=False,
+            enable_checkpointing=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            limit_val_batches=0,
+        )
+        trainer.fit(module, datamodule=dm)
+        seen[mode] = module.batches
+    assert len(seen["worker"]) == 2
+    for old, new in zip(seen["worker"], seen["device"], strict=True):
+        assert list(old) == list(new) and old["meta"] == new["meta"]
+        tensors = {key: value for key, value in old.items() if key != "meta"}
+        torch.testing.assert_close({key: new[key] for key in tensors}, tensors, rtol=0, atol=0)

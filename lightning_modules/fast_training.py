@@ -87,11 +87,13 @@ class FastTraining(Callback):
         return self.compile or self.channels_last or self.fused_adam or self.r1_interval != 1
 
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
-        if stage != "fit" or not self.active:
+        if stage != "fit":
             return
         for module in pl_module.modules():
             if isinstance(module, StageModule):
                 module.r1_interval = self.r1_interval
+        if not self.active:
+            return
         if self.channels_last:
             pl_module.to(memory_format=torch.channels_last)
         if self.compile:

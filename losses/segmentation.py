@@ -1,8 +1,10 @@
 """Pixel-wise classification losses for the 20-class parsing maps of stage 1.
 
 ClothFlow (seed 000, Sec. 3.1) trains G_layout with pixel-wise cross entropy; SPG-VTON (seed 003, Sec. III-B,
-Eq. 2) trains G1 with a focal loss ``L_fl``. Both check the labels first: an out-of-range label is an error
-naming the offending values (on CUDA ``F.cross_entropy`` would only raise a device-side assert).
+Eq. 2) trains G1 with a focal loss ``L_fl``. Both check the labels of CPU tensors first: an out-of-range label is an
+error naming the offending values. On a GPU the check is left out: reading the labels back would make the host wait
+for every step, and the readers already reject a parsing file with such labels (``datamodules.parsing.
+check_label_range``), so only a caller's own tensors can get CUDA's device-side assert instead.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ def _check_labels(logits: Tensor, target: Tensor, name: str) -> None:
         raise ValueError(f"{name}: logits {tuple(logits.shape)} and target {tuple(target.shape)} differ in B, H or W")
     if target.dtype.is_floating_point:
         raise ValueError(f"{name}: target must hold integer labels, got dtype {target.dtype}")
+    if target.is_cuda:  # see the module docstring
+        return
     low, high = int(target.min()), int(target.max())
     if low < 0 or high >= logits.shape[1]:
         raise ValueError(f"{name}: target labels span {low}..{high}, outside 0..{logits.shape[1] - 1}")

@@ -38,16 +38,20 @@ import shlex
 import statistics
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 import warnings
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench_gpu beside this file
-from bench_gpu import REPO, build_stage, ensure_dataset, fmt, make_batch  # noqa: E402
-from lightning.pytorch import Callback  # noqa: E402
+from bench_gpu import REPO, build_stage, ensure_dataset, failure, fmt, make_batch  # noqa: E402
+from lightning.pytorch import Callback, seed_everything  # noqa: E402
 
 from datamodules.synthetic.cli import parse_size  # noqa: E402
 
@@ -64,6 +68,7 @@ PATHS: dict[str, tuple[str, dict[str, Any]]] = {
     "fast": ("bf16-mixed", {"compile": True, "channels_last": True, "fused_adam": True, "r1_interval": 16}),
 }
 CURVE_WINDOW = 25
+LOCK_PATH = Path(tempfile.gettempdir()) / "vton_bench_train.lock"
 CURVE_RUNS = (("fp32 seed 0", "fp32", 0), ("fp32 seed 1", "fp32", 1), ("fast seed 0", "fast", 0))
 
 
@@ -91,12 +96,15 @@ class StepRecorder(Callback):
     losses (``losses``) and, with ``count_syncs``, ``set_sync_debug_mode("warn")`` inside the timed batches only (the
     recorder's own synchronisations and Lightning's bookkeeping between batches are outside)."""
 
-    def __init__(self, device: torch.device, warmup: int, losses: bool, count_syncs: bool) -> None:
+    def __init__(self, device: torch.device, warmup: int, losses: bool, count_syncs: bool, profile: bool) -> None:
         self.device, self.warmup, self.record_losses, self.count_syncs = device, warmup, losses, count_syncs
+        # CUDA kernels of the timed batches only (not compilation's or cuDNN's autotuning)
+        self.profiler = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CUDA]) if profile else None
         self.times: list[float] = []
         self.waits: list[float] = []
         self.losses: list[dict[str, float]] = []
         self.begin, self.last_end = 0.0, None
+        self.timed, self.exclusive = not losses, None  # loss curves are not timed
 
     def synchronize(self) -> None:
         if self.device.type == "cuda":
@@ -108,6 +116,12 @@ class StepRecorder(Callback):
         if self.last_end is not None and batch_idx > self.warmup:
             self.waits.append(1000 * (now - self.last_end))
         self.begin = now
+        if batch_idx == self.warmup and self.timed:
+            self.exclusive = exclusive_gpu()
+            self.exclusive.__enter__()
+            now = self.begin = time.perf_counter()
+        if self.profiler is not None and batch_idx == self.warmup:
+            self.profiler.start()
         if self.count_syncs and batch_idx >= self.warmup:
             torch.cuda.set_sync_debug_mode("warn")
 
@@ -122,6 +136,30 @@ class StepRecorder(Callback):
             metrics = trainer.callback_metrics
             self.losses.append({k: float(v) for k, v in metrics.items() if k.endswith("/total")})
 
+    def on_train_end(self, trainer, module) -> None:  # noqa: ANN001
+        if self.profiler is not None:
+            self.profiler.stop()
+        if self.exclusive is not None:
+            self.exclusive.__exit__(None, None, None)
+            self.exclusive = None
+
+
+@contextlib.contextmanager
+def exclusive_gpu() -> Iterator[None]:
+    """Held over the timed steps of a row: with ``--parallel`` rows of several processes build and compile at once,
+    but only one is timed at a time, at normal CPU priority while the others run at nice 10."""
+    import fcntl
+
+    with open(LOCK_PATH, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        with contextlib.suppress(PermissionError):
+            os.setpriority(os.PRIO_PROCESS, 0, 0)
+        try:
+            yield
+        finally:
+            os.setpriority(os.PRIO_PROCESS, 0, 10)
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
 
 def top_kernels(prof: Any, count: int = 8) -> str:  # noqa: ANN401 (torch.profiler.profile)
     """The ``count`` kernels with the most device time: ``name share%``."""
@@ -131,36 +169,53 @@ def top_kernels(prof: Any, count: int = 8) -> str:  # noqa: ANN401 (torch.profil
     return "; ".join(f"{e.key[:60]} {100 * e.self_device_time_total / total:.1f}%" for e in events[:count])
 
 
-def run_row(spec: dict[str, Any]) -> dict[str, Any]:
-    """One measurement (``spec``: entry, path, batch, mode ``time``/``data``/``curve``, steps, seed, ...)."""
-    from lightning.pytorch import Trainer, seed_everything
+def run_rows(specs: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """The measurements ``specs`` (one entry; path, batch, mode ``time``/``data``/``curve``, steps, seed, ...) on one
+    module built once: each spec is its own ``Trainer.fit`` (fresh optimizers, peak memory reset). Compiling changes
+    the module for good, so compiled specs come last; channels_last is undone for the specs without it."""
+    first = specs[0]
+    device, size = torch.device(first["device"]), tuple(first["size"])
+    torch.backends.cudnn.benchmark = True
+    torch._dynamo.config.recompile_limit = 64
+    seed_everything(first["seed"], verbose=False)
+    module = build_entry(first["entry"], size, device, first["cli_args"], first["tiny"])
+    batches: dict[int, dict] = {}
+    for spec in specs:
+        try:
+            if spec["mode"] == "curve" and spec is not first:  # a curve starts from its seed's initialisation
+                seed_everything(spec["seed"], verbose=False)
+                module = build_entry(spec["entry"], size, device, spec["cli_args"], spec["tiny"])
+            yield measure(spec, module, batches)
+        except Exception as error:  # one failing row does not stop the others
+            yield {k: spec[k] for k in ("entry", "path", "batch")} | {"note": f"failed: {failure(error)}"}
+
+
+def measure(spec: dict[str, Any], module: torch.nn.Module, batches: dict[int, dict]) -> dict[str, Any]:
+    from lightning.pytorch import Trainer
 
     from datamodules.fashion_datamodule import FashionDataModule
     from lightning_modules.fast_training import FastTraining
 
-    device = torch.device(spec["device"])
-    size, mode = tuple(spec["size"]), spec["mode"]
+    device, size, mode = torch.device(spec["device"]), tuple(spec["size"]), spec["mode"]
     precision, switches = PATHS[spec["path"]]
-    torch.backends.cudnn.benchmark = True
-    torch._dynamo.config.recompile_limit = 64
-    seed_everything(spec["seed"], verbose=False)
-    module = build_entry(spec["entry"], size, device, spec["cli_args"], spec["tiny"])
+    if not switches.get("channels_last"):
+        module.to(memory_format=torch.contiguous_format)
     warmup, steps = spec["warmup"], spec["steps"]
     count_syncs = device.type == "cuda" and mode == "time"
-    recorder = StepRecorder(device, warmup if mode != "curve" else 0, mode == "curve", count_syncs)
+    profile = bool(spec.get("profile")) and count_syncs
+    recorder = StepRecorder(device, warmup if mode != "curve" else 0, mode == "curve", count_syncs, profile)
     datamodule = loader = None
     if mode == "time":
-        batch = make_batch(spec["data_root"], size, spec["batch"], device)
-        loader = torch.utils.data.DataLoader([batch] * (warmup + steps), batch_size=None)
+        if spec["batch"] not in batches:
+            batches[spec["batch"]] = make_batch(spec["data_root"], size, spec["batch"], device)
+        loader = torch.utils.data.DataLoader([batches[spec["batch"]]] * (warmup + steps), batch_size=None)
     else:
         datamodule = FashionDataModule(dataset="mpv", root=spec["data_root"], image_size=size,
                                        batch_size=spec["batch"], num_workers=spec["workers"],
                                        pin_memory=device.type == "cuda", val_subset=1)  # fmt: skip
         datamodule.setup("fit")
         if len(datamodule.train_dataloader()) < warmup + steps:
-            raise SystemExit(
-                f"bench_train: {spec['data_root']} has fewer than {warmup + steps} batches of {spec['batch']}"
-            )
+            raise ValueError(f"{spec['data_root']} has fewer than {warmup + steps} batches of {spec['batch']}")
     fast = FastTraining(**switches)
     trainer = Trainer(
         accelerator="gpu" if device.type == "cuda" else "cpu", devices=1, precision=precision, max_epochs=1,
@@ -170,13 +225,14 @@ def run_row(spec: dict[str, Any]) -> dict[str, Any]:
     )  # fmt: skip
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    profile = spec.get("profile") and device.type == "cuda" and mode == "time"
-    profiler = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CUDA]) if profile else None
+    begin = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stdout(sys.stderr):
         warnings.simplefilter("always")
-        with profiler or contextlib.nullcontext():
-            trainer.fit(module, train_dataloaders=loader, datamodule=datamodule)
-    syncs = [f"{Path(w.filename).name}:{w.lineno}" for w in caught if "synchroniz" in str(w.message).lower()]
+        trainer.fit(module, train_dataloaders=loader, datamodule=datamodule)
+    fit_s = time.perf_counter() - begin
+    syncs = [
+        f"{'/'.join(Path(w.filename).parts[-2:])}:{w.lineno}" for w in caught if "synchroniz" in str(w.message).lower()
+    ]
     peak = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else float("nan")
     row: dict[str, Any] = {"entry": spec["entry"], "path": spec["path"], "batch": spec["batch"]}
     if mode == "curve":
@@ -189,6 +245,7 @@ def run_row(spec: dict[str, Any]) -> dict[str, Any]:
         "min-max ms": f"{fmt(min(times), 4)}-{fmt(max(times), 4)}",
         "steps timed": len(times),
         "peak MiB": fmt(peak, 5),
+        "fit s (warm-up incl. compile)": fmt(fit_s, 3),
         "compiled": ", ".join(fast.compiled) or "-",
     }
     if mode == "time" and device.type == "cuda":
@@ -196,30 +253,29 @@ def run_row(spec: dict[str, Any]) -> dict[str, Any]:
         if syncs:
             row["sync sites"] = ", ".join(dict.fromkeys(syncs))[:300]
     if mode == "data":
-        row["wait ms/step (median, max)"] = (
-            f"{fmt(statistics.median(recorder.waits), 3)}, {fmt(max(recorder.waits), 3)}"
-        )
+        waits = recorder.waits
+        row["wait ms/step (median, max)"] = f"{fmt(statistics.median(waits), 3)}, {fmt(max(waits), 3)}"
         row["workers"] = spec["workers"]
-    if profiler is not None:
-        row["top kernels"] = top_kernels(profiler)
+    if recorder.profiler is not None:
+        row["top kernels"] = top_kernels(recorder.profiler)
     return row
 
 
 # ---------------------------------------------------------------------------------------------- parent
-def child(spec: dict[str, Any], timeout: float) -> dict[str, Any]:
-    """Run ``spec`` in a fresh process; its last stdout line is the JSON row."""
-    base = {k: spec[k] for k in ("entry", "path", "batch")}
+def child(specs: list[dict[str, Any]], timeout: float) -> list[dict[str, Any]]:
+    """Run ``specs`` (one entry) in a fresh process; it prints one JSON row per line, as each finishes."""
     try:
         done = subprocess.run(
-            [sys.executable, __file__, "--row", json.dumps(spec)], capture_output=True, text=True, timeout=timeout
+            [sys.executable, __file__, "--rows", json.dumps(specs)], capture_output=True, text=True, timeout=timeout
         )
-    except subprocess.TimeoutExpired:
-        return base | {"note": f"failed: over {timeout:.0f} s"}
-    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
-    if done.returncode != 0 or not lines:
-        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        return base | {"note": f"failed: {tail[:200]}"}
-    return json.loads(lines[-1])
+        stdout, note = done.stdout, "" if done.returncode == 0 else (done.stderr.strip().splitlines() or ["?"])[-1]
+    except subprocess.TimeoutExpired as error:
+        stdout, note = (error.stdout or b"").decode() if isinstance(error.stdout, bytes) else error.stdout or "", ""
+        note = f"over {timeout:.0f} s"
+    rows = [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
+    for spec in specs[len(rows) :]:
+        rows.append({k: spec[k] for k in ("entry", "path", "batch")} | {"note": f"failed: {note[:200] or 'no row'}"})
+    return rows
 
 
 def running_means(values: list[float], window: int) -> list[float]:
@@ -262,7 +318,7 @@ def markdown(header: dict[str, str], tables: dict[str, list[dict[str, Any]]]) ->
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--row", help=argparse.SUPPRESS)  # internal: run one JSON spec and print its row
+    parser.add_argument("--rows", help=argparse.SUPPRESS)  # internal: run a JSON list of specs, print their rows
     parser.add_argument("--sections", default="steps,levers,data,curves", help=f"from {list(SECTIONS)}")
     parser.add_argument("--entries", default=",".join(ENTRIES), help=f"from {list(ENTRIES)}")
     parser.add_argument("--lever-entries", default="stage1,stage3", help="entries of the levers section")
@@ -280,11 +336,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--profile", action="store_true", help="top CUDA kernels of the steps rows")
     parser.add_argument("--quick", action="store_true", help="2 + 2 steps, 8-batch curves (CPU smoke test)")
     parser.add_argument("--tiny", action="store_true", help="the CPU preset's networks (configs/tiny/): smoke tests")
-    parser.add_argument("--row-timeout-s", type=float, default=420.0)
+    parser.add_argument("--row-timeout-s", type=float, default=240.0, help="per row")
+    parser.add_argument("--compiled-paper-batch", action=argparse.BooleanOptionalAction, default=True,
+                        help="also the fast path at the paper batch (a second compilation)")  # fmt: skip
+    parser.add_argument("--curve-parallel", type=int, default=3, help="curve runs at once (one GPU is shared)")
+    parser.add_argument("--parallel", type=int, default=1, help="entries at once: builds and compilation overlap, "
+                        "timed steps take turns (exclusive_gpu)")  # fmt: skip
     parser.add_argument("--out", type=Path, default=None, help="write FILE.json and FILE.md")
     args = parser.parse_args(argv)
-    if args.row:
-        print(json.dumps(run_row(json.loads(args.row))), flush=True)
+    if args.rows:
+        os.nice(10)  # compile and build at low priority; exclusive_gpu raises it for the timed steps
+        for row in run_rows(json.loads(args.rows)):
+            print(json.dumps(row), flush=True)
         return
     if args.quick:
         args.steps, args.warmup, args.curve_steps = 2, 2, 8
@@ -307,38 +370,56 @@ def main(argv: list[str] | None = None) -> None:
     }
     print("\n".join(f"{k}: {v}" for k, v in header.items()), flush=True)
     tables: dict[str, list[dict[str, Any]]] = {}
+    table_lock = threading.Lock()
 
-    def add(table: str, spec: dict[str, Any]) -> dict[str, Any]:
-        row = child(base | spec, args.row_timeout_s)
-        tables.setdefault(table, []).append(row)
-        print(f"[{time.strftime('%H:%M:%S')}] {table}: " + ", ".join(f"{k}={v}" for k, v in row.items()
-                                                                      if k != "losses"), flush=True)  # fmt: skip
+    def save() -> None:
         if args.out:
             args.out.with_suffix(".json").write_text(json.dumps({"header": header, "tables": tables}, indent=1))
             args.out.with_suffix(".md").write_text(markdown(header, tables) + "\n")
-        return row
 
-    if "steps" in sections:
-        for entry in entries:
-            for batch in (args.paper_batch, args.preset_batch):
-                for path in ("bf16", "fast"):
-                    add("Training step", {"entry": entry, "path": path, "batch": batch, "profile": args.profile})
-    if "levers" in sections:
-        for entry in [e for e in args.lever_entries.split(",") if e]:
-            for path in ("fp32", "bf16+cl", "bf16+fused", "bf16+lazy-r1", "bf16+compile"):
-                add("Levers, one at a time", {"entry": entry, "path": path, "batch": args.preset_batch})
-    if "data" in sections:
-        for entry in entries:
-            add("Fast path fed by the train loader", {"entry": entry, "path": "fast", "batch": args.preset_batch,
-                                                       "mode": "data", "steps": 3 * args.steps})  # fmt: skip
+    def add(specs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        rows = child([base | spec for spec in specs], args.row_timeout_s * len(specs))
+        with table_lock:  # entries run in threads (--parallel)
+            for spec, row in zip(specs, rows, strict=True):
+                tables.setdefault(spec["table"], []).append(row)
+                shown = ", ".join(f"{k}={v}" for k, v in row.items() if k != "losses")
+                print(f"[{time.strftime('%H:%M:%S')}] {spec['table']}: {shown}", flush=True)
+            save()
+        return rows
+
+    levers = [e for e in args.lever_entries.split(",") if e]
+    entry_specs: list[list[dict[str, Any]]] = []
+    for entry in entries if {"steps", "levers", "data"} & set(sections) else []:  # one process per entry
+        step = {"entry": entry, "table": "Training step", "profile": args.profile}
+        eager = [step | {"path": "bf16", "batch": b} for b in (args.paper_batch, args.preset_batch)]
+        lever_specs = [{"entry": entry, "table": "Levers, one at a time", "path": p, "batch": args.preset_batch}
+                       for p in ("fp32", "bf16+cl", "bf16+fused", "bf16+lazy-r1")]  # fmt: skip
+        compiled = [step | {"path": "fast", "batch": args.preset_batch}]
+        if args.compiled_paper_batch:
+            compiled.append(step | {"path": "fast", "batch": args.paper_batch})
+        fed = {"entry": entry, "table": "Fast path fed by the train loader", "path": "fast", "mode": "data",
+               "batch": args.preset_batch, "steps": 3 * args.steps}  # fmt: skip
+        specs = (eager + compiled if "steps" in sections else []) + (lever_specs if "levers" in sections and entry in
+                 levers else []) + ([fed] if "data" in sections else [])  # fmt: skip
+        specs.sort(key=lambda spec: spec["path"] == "fast")  # compiled last: compiling changes the module for good
+        if specs:
+            entry_specs.append(specs)
+    with ThreadPoolExecutor(args.parallel) as pool:
+        list(pool.map(add, entry_specs))
     if "curves" in sections:
         for entry in [e for e in args.curve_entries.split(",") if e]:
+            jobs = [{"entry": entry, "table": f"Loss curves, raw ({entry})", "path": path, "batch": args.paper_batch,
+                     "mode": "curve", "seed": seed, "warmup": 0, "steps": args.curve_steps}
+                    for _, path, seed in CURVE_RUNS]  # fmt: skip
+            with ThreadPoolExecutor(args.curve_parallel) as pool:
+                results = list(pool.map(lambda spec: child([base | spec], args.row_timeout_s * 3)[0], jobs))
             runs = {}
-            for name, path, seed in CURVE_RUNS:
-                spec = {"entry": entry, "path": path, "batch": args.paper_batch, "mode": "curve", "seed": seed,
-                        "warmup": 0, "steps": args.curve_steps}  # fmt: skip
-                runs[name] = add(f"Loss curves, raw ({entry})", spec)
+            for (name, _, _), spec, row in zip(CURVE_RUNS, jobs, results, strict=True):
+                tables.setdefault(spec["table"], []).append(row)
+                runs[name] = row
             tables.setdefault("Loss curves", []).extend(curve_rows(runs))
+            print(f"[{time.strftime('%H:%M:%S')}] curves of {entry}: {tables['Loss curves'][-1]}", flush=True)
+            save()
     summary = {k: v for k, v in tables.items() if not k.startswith("Loss curves, raw")}
     print(f"\n{markdown(header, summary)}", flush=True)
 

@@ -56,6 +56,13 @@ def _check_shape(key: str, tensor: object, expected: tuple[int, ...]) -> None:
         raise ValueError(f"PairedAugmentation: sample[{key!r}] has shape {got}, expected {expected}")
 
 
+def _reorder(tensor: Tensor, order: Tensor) -> Tensor:
+    """``tensor [B, J, ...]`` with each sample's rows taken in the order ``order [B, J]`` (one row copy, no gather)."""
+    batch, rows = order.shape
+    index = (order + rows * torch.arange(batch, device=order.device)[:, None]).flatten()
+    return tensor.flatten(0, 1).index_select(0, index).view_as(tensor)
+
+
 def _per_sample(flags: Tensor, tensor: Tensor) -> Tensor:
     """``flags [B]`` shaped to broadcast over ``tensor [B, ...]``."""
     return flags.view(-1, *(1,) * (tensor.dim() - 1))
@@ -186,14 +193,16 @@ class PairedAugmentation:
         if torch.equal(matrix, _IDENTITY):
             return out
         one = {key: value for key, value in sample.items() if key in MOVED_KEYS}
-        moved = self.apply(_map_tensors(one, lambda t, _: t[None]), matrix[None], torch.tensor([flip]))
+        moved = self.apply(_map_tensors(one, lambda t, _: t[None]), matrix[None], torch.tensor([flip]), False)
         return out | _map_tensors(moved, lambda t, _: t[0])
 
-    def apply(self, batch: dict, matrices: Tensor, flips: Tensor) -> dict:
+    def apply(self, batch: dict, matrices: Tensor, flips: Tensor, keep_identity: bool = True) -> dict:
         """Move a batch of contract samples ``[B, ...]`` by drawn transforms (``draw_transform``): ``matrices
-        [B, 2, 3]`` float64, ``flips [B]`` bool. Returns the moved keys only (``MOVED_KEYS`` the batch has); a sample
-        whose matrix is the identity keeps its values. The batch is not checked (``__call__`` checks a sample) and
-        nothing waits for the device, so a GPU batch is moved as fast as its kernels run."""
+        [B, 2, 3]`` float64, ``flips [B]`` bool. Returns the moved keys only (``MOVED_KEYS`` the batch has). With
+        ``keep_identity`` a sample whose matrix is the identity keeps its values (``torch.where``, a copy of every
+        moved tensor; ``__call__`` returns before for the identity and skips it). The batch is not checked
+        (``__call__`` checks a sample) and nothing waits for the device, so a GPU batch is moved as fast as its
+        kernels run."""
         height, width = batch["src_img"].shape[-2:]
         device = batch["src_img"].device
         matrices = matrices.to(device, torch.float64)
@@ -223,12 +232,13 @@ class PairedAugmentation:
             kpts, left_frame = _transform_keypoints(batch[f"{side}_kpts"], matrices, height, width)
             pose = smooth[f"{side}_pose"].masked_fill(left_frame[:, :, None, None], 0.0)
             parse = labels[f"{side}_parse"][:, 0]
-            out[f"{side}_kpts"] = kpts.take_along_dim(joint_order[:, :, None], dim=1)
-            out[f"{side}_pose"] = pose.take_along_dim(joint_order[:, :, None, None], dim=1)
+            out[f"{side}_kpts"], out[f"{side}_pose"] = _reorder(kpts, joint_order), _reorder(pose, joint_order)
             out[f"{side}_parse"] = label_order.gather(1, parse.flatten(1)).view_as(parse)
             out[f"{side}_masks"] = {name: labels[f"{side}_masks/{name}"] for name in batch[f"{side}_masks"]}
         if "flow_gt" in batch:
             out["flow_gt"], out["vis_gt"] = _transform_flow(smooth["flow_gt"], labels["vis_gt"][:, 0], matrices)
+        if not keep_identity:
+            return out
         return _map_tensors(out, lambda t, key: torch.where(_per_sample(moving, t), t, _lookup(batch, key)))
 
 

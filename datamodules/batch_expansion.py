@@ -46,8 +46,9 @@ EXPANDED_KEYS = frozenset(
 
 
 def to_signed_unit(image: Tensor) -> Tensor:
-    """``uint8 [0, 255]`` -> float32 in [-1, 1] (a new tensor, computed in place)."""
-    return image.to(torch.float32, copy=True).div_(127.5).sub_(1.0)
+    """``uint8 [0, 255]`` -> float32 in [-1, 1] (a new tensor, computed in place). The divisor is a tensor on the
+    image's device: CUDA divides by a host scalar as a product with its reciprocal, a bit off the CPU's quotient."""
+    return image.to(torch.float32, copy=True).div_(torch.full((), 127.5, device=image.device)).sub_(1.0)
 
 
 def signed_image(image: Tensor) -> Tensor:

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import gc
 import json
 import os
 import pstats
@@ -140,18 +141,23 @@ def loader_rows(args: argparse.Namespace, root: str, mode: str, device: torch.de
         expand_times = expand_times[warm:]
         row |= {f"expand {key}": value for key, value in spread(expand_times).items()}
         row["expand samples/s"] = fmt(1000 * args.batch / statistics.median(expand_times), 4)
-        row |= expansion_checks(datamodule, next(iter(loader)), device)
     row |= {"delivered samples/s": fmt(1000 * args.batch / statistics.mean(delivered), 4)}
     row |= {f"delivered {key}": value for key, value in spread(delivered).items()}
     row |= {"batches timed": timed, "warm-up batches": warm}
-    del loader
+    del loader  # its workers and pin-memory thread end here: the checks below must see no sync of theirs
+    gc.collect()
+    if mode == "device":
+        row |= expansion_checks(datamodule, device)
     return row
 
 
-def expansion_checks(datamodule: FashionDataModule, batch: dict, device: torch.device) -> dict[str, str]:
-    """Host syncs and peak extra memory of one expansion on a CUDA device (nothing to report on the CPU)."""
+def expansion_checks(datamodule: FashionDataModule, device: torch.device) -> dict[str, str]:
+    """Host syncs and peak extra memory of one expansion on a CUDA device (nothing to report on the CPU), of a batch
+    collated here: no loader runs meanwhile (the sync debug mode is process-wide, a pin-memory thread would count)."""
     if device.type != "cuda":
         return {}
+    dataset = datamodule.train_set
+    batch = collate_compact([dataset[(index, 0)] for index in range(min(datamodule.hparams.batch_size, len(dataset)))])
     on_device = move_data_to_device(batch, device)
     synchronize(device)
     syncs = host_syncs(lambda b: datamodule.on_after_batch_transfer(b, 0), on_device)

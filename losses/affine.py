@@ -84,9 +84,15 @@ def affine_pose_pair(
     if tgt_pose.dim() != 4:
         raise ValueError(f"affine_pose_pair expects a target pose [B, K, H, W], got {tuple(tgt_pose.shape)}")
     size = tuple(tgt_pose.shape[-2:])
-    matrix = random_affine(tgt_pose.shape[0], size, generator, ranges).to(tgt_pose.device)
+    matrix = random_affine(tgt_pose.shape[0], size, generator, ranges)
+    # T and T^{-1} where they were drawn, then one copy: on a GPU, linalg.inv waits for its error check, and a copy
+    # from pageable memory waits too (pinned, it does not)
+    both = torch.stack([matrix, invert_affine(matrix)])
+    if tgt_pose.is_cuda and not both.is_cuda:
+        both = both.pin_memory()
+    matrix, inverse = both.to(tgt_pose.device, non_blocking=True)
     shifted_pose = warp(tgt_pose, affine_flow(matrix, size))
-    return shifted_pose, affine_flow(invert_affine(matrix), size)
+    return shifted_pose, affine_flow(inverse, size)
 
 
 def affine_loss(flow: Tensor, target_flow: Tensor) -> Tensor:

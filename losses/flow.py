@@ -122,20 +122,19 @@ def roi_perceptual_loss(
         warped: ``c'_s`` ``[B, 3, H, W]`` in [-1, 1]. target: ``c_t`` ``[B, 3, H, W]``.
         warped_masks, target_masks, source_masks: ``s'_s``, ``s_t``, ``s_s`` as in ``structure_loss``.
 
-    Masked images are 0 (mid-grey in [-1, 1]) outside their region. A sample without label ``i`` in both maps
-    adds 0 for it (the perceptual loss runs on the samples that have it).
+    Masked images are 0 (mid-grey in [-1, 1]) outside their region; a sample without label ``i`` in both maps
+    adds 0 for it. All ``K x B`` (label, sample) pairs run through the VGG as one batch, a pair without its label
+    zero in both images (so its term is exactly 0): the sum over present pairs divided by ``B``, with no
+    data-dependent shapes (no host synchronisation, one compiled graph).
     """
-    present = shared_labels(source_masks, target_masks)
+    present = shared_labels(source_masks, target_masks)  # [B, K]
     if warped.shape != target.shape or warped_masks.shape != target_masks.shape:
         raise ValueError(
             f"roi_perceptual_loss: images {tuple(warped.shape)}, {tuple(target.shape)} and masks "
             f"{tuple(warped_masks.shape)}, {tuple(target_masks.shape)} do not match"
         )
-    total = warped.new_zeros(())
-    for i in range(present.shape[1]):
-        rows = present[:, i] > 0
-        if rows.any():
-            pred = warped[rows] * warped_masks[rows, i : i + 1]
-            real = target[rows] * target_masks[rows, i : i + 1]
-            total = total + perceptual(pred, real) * rows.float().mean()
-    return total
+    labels = present.shape[1]
+    keep = present.t().reshape(-1, 1, 1, 1)  # [K B, 1, 1, 1], label-major like the pairs below
+    pred = (warped.unsqueeze(0) * warped_masks.transpose(0, 1).unsqueeze(2)).flatten(0, 1) * keep
+    real = (target.unsqueeze(0) * target_masks.transpose(0, 1).unsqueeze(2)).flatten(0, 1) * keep
+    return labels * perceptual(pred, real)  # perceptual averages over the K B pairs

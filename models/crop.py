@@ -24,9 +24,8 @@ def mask_boxes(mask: Tensor) -> Tensor:
     x0 = torch.where(cols, xs, width).amin(1)
     x1 = torch.where(cols, xs + 1, 0).amax(1)
     boxes = torch.stack([y0, x0, y1, x1], 1)
-    empty = ~rows.any(1)
-    boxes[empty] = torch.tensor([0, 0, height, width], device=mask.device)
-    return boxes
+    whole = torch.tensor([0, 0, height, width], device=mask.device)
+    return torch.where(rows.any(1, keepdim=True), boxes, whole)  # an empty mask: the whole image
 
 
 def crop_boxes(images: Tensor, boxes: Tensor, size: tuple[int, int]) -> Tensor:

@@ -98,3 +98,32 @@ def test_roi_perceptual_loss_is_the_masked_perceptual_loss_averaged_with_absent_
     by_hand = F.l1_loss(vgg(warped[:1] * masks[:1])["relu1_1"], vgg(target[:1] * masks[:1])["relu1_1"]) / 2
     torch.testing.assert_close(got, by_hand)
     assert roi_perceptual_loss(perceptual, warped, warped, masks, masks, masks) == 0
+
+
+def test_roi_perceptual_loss_over_all_pairs_at_once_equals_the_per_label_subsets_and_their_gradient() -> None:
+    """Several labels, some absent per sample: the one-batch form (no data-dependent shapes) gives the per-label sum
+    over the samples that have the label, divided by B, and the same gradient in the warped image."""
+    torch.manual_seed(1)
+    perceptual = PerceptualLoss(
+        VGG19Features(layers=("relu1_1", "relu2_1"), weights="random"), {"relu1_1": 1.0, "relu2_1": 0.5}
+    )
+    batch, labels = 4, 3
+    target = torch.rand(batch, 3, 16, 12) * 2 - 1
+    warped_masks = (torch.rand(batch, labels, 16, 12) > 0.5).float()
+    target_masks = (torch.rand(batch, labels, 16, 12) > 0.5).float()
+    source_masks = (torch.rand(batch, labels, 16, 12) > 0.5).float()
+    source_masks[0, 1] = 0  # label 1 missing from sample 0, label 2 from samples 1 and 3
+    source_masks[[1, 3], 2] = 0
+    present = shared_labels(source_masks, target_masks)
+    warped = (torch.rand(batch, 3, 16, 12) * 2 - 1).requires_grad_()
+    expected = sum(
+        perceptual(warped[rows] * warped_masks[rows, i : i + 1], target[rows] * target_masks[rows, i : i + 1])
+        * rows.float().mean()
+        for i in range(labels)
+        if (rows := present[:, i] > 0).any()
+    )
+    (expected_grad,) = torch.autograd.grad(expected, warped)
+    got = roi_perceptual_loss(perceptual, warped, target, warped_masks, target_masks, source_masks)
+    (got_grad,) = torch.autograd.grad(got, warped)
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-7)
+    torch.testing.assert_close(got_grad, expected_grad, rtol=1e-4, atol=1e-8)

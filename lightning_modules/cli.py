@@ -80,7 +80,7 @@ class VtonCLI(LightningCLI):
         parser.set_defaults({"data": {"class_path": "datamodules.fashion_datamodule.FashionDataModule"}})
         parser.link_arguments("data.init_args.image_size", "model.init_args.image_size")
         # The GPU training economies and the batch-scaled learning rates: off unless a config turns them on
-        # (configs/gpu.yaml, the GPU preset).
+        # (configs/presets/gpu.yaml, the GPU preset).
         parser.add_lightning_class_args(FastTraining, "fast_training")
         parser.add_lightning_class_args(LearningRateScaling, "lr_scaling")
 

@@ -1,7 +1,7 @@
 """The GPU training economies as one callback: compiled networks, channels_last, fused Adam, lazy R1.
 
 None of them changes what a stage computes (up to bf16 and kernel rounding, and R1's schedule); each is a switch, so
-``scripts/bench_train.py`` can measure its share on its own. ``configs/gpu.yaml`` (the GPU preset) turns all of
+``scripts/bench_train.py`` can measure its share on its own. ``configs/presets/gpu.yaml`` (the GPU preset) turns all of
 them on; the CLI's ``--fast_training.*`` keys default to off, so the papers' eager path stays the default elsewhere.
 
 - ``compile``: ``nn.Module.compile()`` on every network of every stage in the model (each direct child module with
@@ -14,6 +14,10 @@ them on; the CLI's ``--fast_training.*`` keys default to off, so the papers' eag
   optimizers the stage built, so the configs' optimizer arguments stay as they are.
 - ``r1_interval``: lazy R1 every ``k`` training batches at ``k`` times the weight
   (``losses.adversarial.lazy_r1_weight``, StyleGAN2's k = 16), set on every stage.
+
+Graphs are static (``dynamic=False``): a network called at several shapes gets one graph per shape. With dynamo's
+automatic dynamic shapes, stage 2's compiled training step failed on torch 2.11 (``InductorError: Expected a number
+but got Mul``; its ROI loss then ran the VGG on data-dependent batches); static graphs are not yet measured there.
 """
 
 from __future__ import annotations
@@ -98,7 +102,7 @@ class FastTraining(Callback):
             pl_module.to(memory_format=torch.channels_last)
         if self.compile:
             for name, network in stage_networks(pl_module).items():
-                network.compile(mode=self.compile_mode)
+                network.compile(mode=self.compile_mode, dynamic=False)  # one graph per shape: no symbolic shapes
                 self.compiled.append(name)
 
     def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:

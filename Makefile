@@ -9,7 +9,7 @@ ARGS   ?=
 DATA_DIR ?= data
 
 .PHONY: help install test lint format data train-stage1 train-stage2 train-stage3 train-fashionmirror train-stage4 \
-	train-stage4-fusion train-temporal train-spg train-e2e smoke eval predict bench bench-synth attribute-classifier
+	train-stage4-fusion train-temporal train-spg train-e2e smoke eval predict bench bench-infer bench-train bench-data bench-synth attribute-classifier
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -80,8 +80,16 @@ eval:  ## full evaluation table of the chain on the test split (ARGS="--ckpt_pat
 predict:  ## try-on results for a list of inputs (ARGS="--data.predict_list my_list.csv --ckpt_path ...")
 	$(VTON) predict -c configs/e2e.yaml $(ARGS)
 
-bench:  ## GPU speed and memory benchmarks of every stage and the chain (about 8 minutes on one H100 / H200)
+bench: bench-infer bench-train bench-data  ## GPU speed and memory: inference, training steps, data (about 45 minutes on one H200)
+
+bench-infer:  ## inference of every stage and the chain, eager and compiled (about 8 minutes on one H100 / H200)
 	$(BIN)/python scripts/bench_gpu.py $(ARGS)
+
+bench-train:  ## training steps (paper and preset batch, eager and fast), each lever, loss curves (about 30 minutes)
+	$(BIN)/python scripts/bench_train.py $(ARGS)
+
+bench-data:  ## the train loader per batch_transforms mode, with 16 workers (about 2 minutes)
+	$(BIN)/python scripts/bench_data.py $(ARGS)
 
 bench-synth:  ## time synthetic data generation on this CPU (writes figures to stdout)
 	$(BIN)/python scripts/bench_synth.py $(ARGS)

@@ -10,12 +10,8 @@ What it measures (one markdown table each, printed at the end and written with `
    ``result``) and of the worst output key.
 2. **Fast-path checks**: host syncs of the eager fp32 forward (``torch.cuda.set_sync_debug_mode``) and the number of
    graphs / graph breaks ``torch.compile`` produced.
-3. **Training step** of each stage's default config at batch 8, ``bf16-mixed``: a Lightning ``Trainer`` runs the
-   module's own ``training_step`` (G and D updates, all losses) on one batch already on the GPU (data loading is
-   measured apart), a callback times each step between synchronisations; images/s from the median step; peak memory
-   ``torch.cuda.max_memory_allocated`` over the fit (weights, optimizer state, activations).
-4. **Data loading**: ``FashionDataModule`` train loader on the synthetic MPV-layout set, 16 workers, batch 8, pinned
-   memory; batches/s and samples/s after a warm-up of two batches per worker.
+Training steps and the data pipeline have their own scripts: ``scripts/bench_train.py`` and ``scripts/bench_data.py``
+(``make bench`` runs all three).
 
 Networks are the default configs at paper widths: each ``configs/<stage>.yaml`` is parsed by the project's own
 LightningCLI (``lightning_modules.cli.run_cli(args, run=False)``, so the model is what
@@ -26,8 +22,8 @@ a temporary folder when it is missing).
 Timing: warm-up calls, then repeats timed one call each with CUDA events (host clock on the CPU), the number of
 repeats chosen to fill about ``--seconds-per-config`` (at least 5); median and min-max in ms. "fp32" is PyTorch's
 default (cuDNN may use TF32); ``cudnn.benchmark`` is on. Phases run in this order under a global time budget
-(``--budget-s``): A eager rows and host-sync checks, B training, C data loading, D the chain compiled (the targets),
-E the stages compiled, F extra compiled variants (bf16 weights; no channels_last), chain first. A row that does not
+(``--budget-s``): A eager rows and host-sync checks, D the chain compiled (the targets), E the stages compiled, F extra
+compiled variants (bf16 weights; no channels_last), chain first. A row that does not
 fit is "skipped: time budget", a row that fails "failed: <reason>", and the run goes on; results are saved after
 every row.
 
@@ -85,7 +81,7 @@ STAGES: dict[str, tuple[str, list[str], str]] = {
     "stage4_intrinsic": ("stage4_refine_intrinsic", ["--model.init_args.flow_checkpoint", "null"], "image"),
 }
 DEFAULT_STAGES = ("stage1", "stage2", "stage3", "stage4")
-SECTIONS = ("chain", "train", "data")
+SECTIONS = ("chain",)
 DEFAULT_ONLY = ",".join((*DEFAULT_STAGES, *SECTIONS))
 EAGER_CONFIGS = ("fp32", "fp32+cl", "bf16", "bf16+cl", "bf16+cl+graphs")
 FAST = "bf16+cl"  # compiled first (phases D and E); its "+graphs" row reuses the same compiled function
@@ -372,106 +368,7 @@ def _worst(diffs: dict[str, float]) -> str:
     return f"{fmt(diffs[key])} ({key})"
 
 
-# ---------------------------------------------------------------------------------------------- training and data
-def train_row(ctx: Context, entry: str) -> None:
-    from lightning.pytorch import Callback, Trainer
-
-    args, device = ctx.args, ctx.device
-    table = f"Training step, batch {args.train_batch}, bf16-mixed"
-    row: dict[str, Any] = {"stage": entry, "config": f"configs/{STAGES[entry][0]}.yaml"}
-    if ctx.budget.exhausted():
-        ctx.report.add(table, row | {"note": "skipped: time budget (--budget-s)"})
-        return
-    warmup, steps = (1, 2) if args.quick else (3, 12)
-    times: list[float] = []
-
-    class StepTimer(Callback):
-        def on_train_batch_start(self, trainer, module, batch, batch_idx) -> None:  # noqa: ANN001
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            self.begin = time.perf_counter()
-
-        def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:  # noqa: ANN001
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            if batch_idx >= warmup:
-                times.append(1000 * (time.perf_counter() - self.begin))
-
-    try:
-        with ctx.budget.alarm():
-            module = build_stage(entry, args.size, device, args.cli_args).train()
-            batch = ctx.batch(args.train_batch)
-            loader = torch.utils.data.DataLoader([batch] * (warmup + steps), batch_size=None)
-            trainer = Trainer(
-                accelerator="gpu" if device.type == "cuda" else "cpu", devices=1, precision="bf16-mixed",
-                max_epochs=1, limit_val_batches=0, num_sanity_val_steps=0, logger=False, enable_checkpointing=False,
-                enable_progress_bar=False, enable_model_summary=False, callbacks=[StepTimer()], benchmark=True,
-            )  # fmt: skip
-            if device.type == "cuda":
-                torch.cuda.reset_peak_memory_stats(device)
-            with warnings.catch_warnings(), contextlib.redirect_stdout(sys.stderr):
-                warnings.simplefilter("ignore")
-                trainer.fit(module, train_dataloaders=loader)
-            peak = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else float("nan")
-        median = statistics.median(times)
-        row |= {
-            "images/s": fmt(args.train_batch * 1000 / median, 4),
-            "images/s (mean)": fmt(args.train_batch * 1000 * len(times) / sum(times), 4),
-            "median ms/step": fmt(median, 4),
-            "min-max ms": f"{fmt(min(times), 4)}-{fmt(max(times), 4)}",
-            "steps timed": len(times),
-            "peak MiB": fmt(peak, 5),
-        }
-    except Exception as error:
-        row["note"] = failure(error)
-    ctx.report.add(table, row)
-    module = trainer = None
-    cleanup(device)
-
-
-def data_row(ctx: Context) -> None:
-    from datamodules.fashion_datamodule import FashionDataModule
-
-    args = ctx.args
-    table = "Data loading (FashionDataModule, train split)"
-    row: dict[str, Any] = {"root": ctx.report.header["data"], "workers": args.workers, "batch": args.data_batch}
-    if ctx.budget.exhausted():
-        ctx.report.add(table, row | {"note": "skipped: time budget (--budget-s)"})
-        return
-    try:
-        with ctx.budget.alarm():
-            datamodule = FashionDataModule(dataset="mpv", root=ctx.data_root, image_size=args.size,
-                                           batch_size=args.data_batch, num_workers=args.workers,
-                                           pin_memory=ctx.device.type == "cuda")  # fmt: skip
-            datamodule.setup("fit")
-            loader = datamodule.train_dataloader()
-            warm = min(2 * max(args.workers, 1), len(loader) // 4)
-            timed = min(len(loader) - warm, 8 if args.quick else 200)
-            iterator = iter(loader)
-            for _ in range(warm):
-                next(iterator)
-            intervals = []
-            begin = last = time.perf_counter()
-            for _ in range(timed):
-                next(iterator)
-                now = time.perf_counter()
-                intervals.append(1000 * (now - last))
-                last = now
-            total = time.perf_counter() - begin
-            del iterator, loader
-        row |= {
-            "batches/s": fmt(timed / total, 4),
-            "samples/s": fmt(timed * args.data_batch / total, 4),
-            "median ms/batch": fmt(statistics.median(intervals), 4),
-            "min-max ms": f"{fmt(min(intervals), 4)}-{fmt(max(intervals), 4)}",
-            "batches timed": timed,
-            "warm-up batches": warm,
-        }
-    except Exception as error:
-        row["note"] = failure(error)
-    ctx.report.add(table, row)
-
-
+# ---------------------------------------------------------------------------------------------- checks
 def checks_row(ctx: Context, entry: str, module: torch.nn.Module) -> None:
     """Host syncs of the eager fp32 forward at the smallest batch."""
     row: dict[str, Any] = {"entry": entry, "batch": min(ctx.args.batch_sizes), "check": "host syncs (eager fp32)"}
@@ -522,10 +419,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--quick", action="store_true", help="tiny repeats and batches (CPU smoke test)")
     parser.add_argument("--batch-sizes", type=parse_ints, default=None, help="latency, throughput batches (1,64)")
-    parser.add_argument("--train-batch", type=int, default=None, help="training batch (8)")
     parser.add_argument("--data-root", default=str(REPO / "data" / "synthetic_mpv"))
-    parser.add_argument("--workers", type=int, default=16)
-    parser.add_argument("--data-batch", type=int, default=8)
     parser.add_argument(
         "--configs",
         default=",".join(EAGER_CONFIGS),
@@ -545,7 +439,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--config-timeout-s", type=int, default=180, help="abandon one row after this many seconds")
     args = parser.parse_args(argv)
     args.batch_sizes = args.batch_sizes or ([1, 2] if args.quick else [1, 64])
-    args.train_batch = args.train_batch or (2 if args.quick else 8)
     if args.quick:
         args.repeats = args.repeats or 2
     selected = [name.strip() for name in args.only.split(",") if name.strip()]
@@ -596,11 +489,6 @@ def main(argv: list[str] | None = None) -> None:
         if module is not None:
             checks_row(ctx, name, module)
         run(name, eager)
-    if "train" in selected:  # phase B
-        for name in stages or list(DEFAULT_STAGES):
-            train_row(ctx, name)
-    if "data" in selected:  # phase C
-        data_row(ctx)
     fast = [f"{FAST}+compile", f"{FAST}+compile+graphs"]
     if "chain" in selected:  # phase D: the targets
         run("chain", fast)

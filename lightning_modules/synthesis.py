@@ -30,7 +30,8 @@ Inputs (choices where the papers leave it open; the losses always compare with t
   stand-in with the holes of occlusion, for same-garment triplets).
 - Random erasing of ``I_p`` (training only): ``erase_probability`` per sample, one rectangle of ``erase_scale`` of
   the area and ``erase_aspect`` aspect ratio, filled with 0 (mid-grey); the paper names no parameters, these are
-  torchvision's / kornia's ``RandomErasing`` defaults.
+  torchvision's / kornia's ``RandomErasing`` defaults (``lightning_modules.random_erasing``: the same draw without a
+  host synchronisation).
 - Face and hair (``D_l``, ``L_id``, FashionMirror's head region): from the true target parsing
   (``head_parsing="ground_truth"``) or the frozen stage 1's predicted parsing (``"predicted"``, as Eq. 15 says).
   ``D_l`` sees the bounding box of face + hair (``models.crop``) cut from ``(I^f, I^h, C_t, P_t, I_s^{w/o C})``
@@ -47,7 +48,6 @@ from functools import partial
 
 import kornia
 import torch
-from kornia.augmentation import RandomErasing
 from lightning.pytorch.cli import OptimizerCallable
 from torch import Tensor, nn
 
@@ -57,6 +57,7 @@ from contract.sample import MASK_GROUPS, NUM_JOINTS
 from lightning_modules.checkpoints import load_stage
 from lightning_modules.encoding import label_mask
 from lightning_modules.layout import LayoutModule, paper_adam
+from lightning_modules.random_erasing import random_erasing
 from lightning_modules.stage import StageModule, merge_loss_weights
 from lightning_modules.warp import WarpModule
 from losses.adversarial import lsgan_g_loss
@@ -213,7 +214,6 @@ class SynthesisModule(StageModule):
         make_discriminator = discriminator or MultiScaleDiscriminator
         self.global_discriminator = make_discriminator(GLOBAL_D_IN)
         self.local_discriminator = make_discriminator(LOCAL_D_IN)
-        self.eraser = RandomErasing(scale=erase_scale, ratio=erase_aspect, value=0.0, p=erase_probability)
         # A plain list keeps the user's embedder out of the state dict (checkpoints): it is reloaded from its file.
         embedder = self._load_face_embedder(face_embedder_path, face_embedder)
         self._face_embedder = [] if embedder is None else [embedder]
@@ -297,7 +297,8 @@ class SynthesisModule(StageModule):
         """``I_p -> I_p'``: random erasing in training (module docstring), the identity otherwise."""
         if not self.training or self.hparams.erase_probability == 0:
             return coarse
-        return self.eraser(coarse)
+        hp = self.hparams
+        return random_erasing(coarse, hp.erase_probability, tuple(hp.erase_scale), tuple(hp.erase_aspect), value=0.0)
 
     def forward(self, batch: dict, inputs: dict[str, Tensor] | None = None) -> dict[str, Tensor]:
         """``coarse_input`` ``I_p'``, ``warped_cloth`` ``C_w``, ``rendered`` ``I_r`` (``[B, 3, H, W]`` in [-1, 1]),

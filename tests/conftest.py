@@ -11,10 +11,13 @@ tests assert margins measured on torch 2.11 and 2.14.1 (their docstrings give th
 """
 
 import random
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+
+from datamodules.synthetic.dataset import SynthConfig, synthesize
 
 torch.set_num_threads(1)
 torch.use_deterministic_algorithms(True)
@@ -25,3 +28,15 @@ def same_random_state() -> None:
     torch.manual_seed(0)
     np.random.seed(0)
     random.seed(0)
+
+
+@pytest.fixture(scope="session")
+def tiny_synthetic_roots(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Synthetic sets at 64x48 with exact flow/visibility, written once per session (no ``make data`` needed):
+    ``{"mpv": root, "deepfashion": root}`` (8 train, 4 test)."""
+    base = tmp_path_factory.mktemp("synthetic")
+    roots = {}
+    for layout in ("mpv", "deepfashion"):
+        roots[layout] = base / layout
+        synthesize(SynthConfig(out=str(roots[layout]), layout=layout, height=64, width=48, n_train=8, n_test=4, seed=3))
+    return roots

@@ -12,7 +12,6 @@ import torch
 from torch.utils.data import default_collate
 
 from datamodules.fashion_datamodule import FashionDataModule
-from datamodules.synthetic.dataset import SynthConfig, synthesize
 from models.discriminator import MultiScaleDiscriminator
 from models.generator import ResNetGenerator
 
@@ -24,17 +23,6 @@ TINY_SIZE = (64, 48)
 @pytest.fixture(scope="session")
 def mpv_fixture_root() -> Path:
     return FIXTURES / "mpv"
-
-
-@pytest.fixture(scope="session")
-def tiny_synthetic_roots(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Synthetic sets at 64x48 with exact flow/visibility: ``{"mpv": root, "deepfashion": root}`` (8 train, 4 test)."""
-    base = tmp_path_factory.mktemp("synthetic")
-    roots = {}
-    for layout in ("mpv", "deepfashion"):
-        roots[layout] = base / layout
-        synthesize(SynthConfig(out=str(roots[layout]), layout=layout, height=64, width=48, n_train=8, n_test=4, seed=3))
-    return roots
 
 
 @pytest.fixture

@@ -6,8 +6,6 @@ import importlib.util
 import sys
 from pathlib import Path
 
-import pytest
-
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -66,12 +64,3 @@ def test_an_entry_with_too_few_batches_for_its_curve_is_a_row_with_a_note(tiny_s
             "path": "fp32", "mode": "curve"}  # fmt: skip
     (row,) = bench.run_rows([spec])
     assert row["note"].startswith("failed:") and "fewer than 50 batches" in row["note"]
-
-
-@pytest.fixture(scope="module")
-def tiny_synthetic_roots(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    from datamodules.synthetic.dataset import SynthConfig, synthesize
-
-    root = tmp_path_factory.mktemp("synthetic") / "mpv"
-    synthesize(SynthConfig(out=str(root), layout="mpv", height=64, width=48, n_train=8, n_test=4, seed=3))
-    return {"mpv": root}

@@ -6,7 +6,8 @@ Rules (``rule``): ``"sqrt"`` multiplies by ``sqrt(B / B_ref)``, the square-root 
 grows with the square root of the batch); ``"linear"`` by ``B / B_ref`` (Goyal et al. 2017, for SGD); ``"none"``
 keeps the configs' rates. ``B`` is the global batch: the data module's ``batch_size`` times the number of processes
 times ``accumulate_grad_batches``; ``B_ref`` the batch the rates were tuned for (8: SPG-VTON Sec. IV-C, and every
-stage config's data piece). The CLI's ``--lr_scaling.rule`` defaults to ``none``; ``configs/presets/gpu.yaml`` uses ``sqrt``.
+stage config's data piece). The CLI's ``--lr_scaling.rule`` defaults to ``none``; ``configs/presets/gpu.yaml`` uses
+``sqrt``.
 """
 
 from __future__ import annotations

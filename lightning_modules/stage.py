@@ -60,7 +60,7 @@ class StageModule(LightningModule):
 
     loss_weights: dict[str, float]
     # R1 on every ``r1_interval``-th training batch at that many times its weight (``lazy_r1_weight``); 1 = every
-    # batch, as the papers train. ``lightning_modules.fast_training.FastTraining`` sets it (``configs/presets/gpu.yaml``: 16).
+    # batch, as the papers train. ``lightning_modules.fast_training.FastTraining`` sets it (the GPU preset: 16).
     r1_interval: int = 1
     stage_name: ClassVar[str]  # "stage 1 (layout)": what error messages call the stage
     # The ``*_checkpoint`` arguments of this stage and the stage class each one takes (``checkpoint_match``).

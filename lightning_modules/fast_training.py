@@ -8,8 +8,8 @@ them on; the CLI's ``--fast_training.*`` keys default to off, so the papers' eag
   parameters of a ``StageModule``: generators, discriminators, the perceptual loss with its VGG19, frozen feeder
   stages' networks too), in place, so state-dict keys and checkpoints are unchanged. Compiled graphs have no double
   backward: ``StageModule.discriminator_loss`` runs R1's forward eagerly.
-- ``channels_last``: the model's 4-D weights in channels_last; cuDNN then runs NHWC convolutions (inputs follow the
-  weights' layout).
+- ``channels_last``: the model's 4-D weights in channels_last, so cuDNN may run NHWC convolutions without converting
+  layouts (the inputs stay NCHW; its measured share, within the spread so far, is in docs/BENCHMARKS.md).
 - ``fused_adam``: ``Adam``/``AdamW`` step with the fused kernel (``torch.optim``'s ``fused=True``), set on the
   optimizers the stage built, so the configs' optimizer arguments stay as they are.
 - ``r1_interval``: lazy R1 every ``k`` training batches at ``k`` times the weight

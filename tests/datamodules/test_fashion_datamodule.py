@@ -115,29 +115,27 @@ def test_flip_augmentation_moves_keypoints_and_swaps_labels(root):
     assert torch.equal(b["cloth"], a["cloth"])  # the in-shop garment does not move
 
 
-class RecordingModule(LightningModule):
-    """Records the entries and flip flags of every training batch, per epoch."""
+class BatchRecorder(LightningModule):
+    """Keeps every training batch it is given, with its epoch."""
 
     def __init__(self) -> None:
         super().__init__()
         self.weight = torch.nn.Parameter(torch.zeros(()))
-        self.seen: dict[int, list[tuple[str, str]]] = {}
+        self.batches: list[tuple[int, dict]] = []
 
     def training_step(self, batch, batch_idx):
-        self.seen.setdefault(self.current_epoch, []).extend(
-            zip(batch["meta"]["entry"], batch["meta"]["hflip"], strict=True)
-        )
+        self.batches.append((self.current_epoch, batch))
         return self.weight * batch["src_img"].mean()
 
     def configure_optimizers(self):
         return torch.optim.SGD(self.parameters(), lr=0.1)
 
 
-def test_trainer_advances_the_augmentation_epoch(root):
-    dm = datamodule(root, seed=1, hflip_prob=0.5)
-    module = RecordingModule()
+def fit_recorder(dm: FashionDataModule, max_epochs: int) -> list[tuple[int, dict]]:
+    """The ``(epoch, batch)`` pairs a CPU ``Trainer`` fit of ``dm`` trains on."""
+    module = BatchRecorder()
     trainer = Trainer(
-        max_epochs=3,
+        max_epochs=max_epochs,
         accelerator="cpu",
         logger=False,
         enable_checkpointing=False,
@@ -146,12 +144,20 @@ def test_trainer_advances_the_augmentation_epoch(root):
         limit_val_batches=0,
     )
     trainer.fit(module, datamodule=dm)
+    return module.batches
+
+
+def test_trainer_advances_the_augmentation_epoch(root):
+    dm = datamodule(root, seed=1, hflip_prob=0.5)
+    seen: dict[int, list[tuple[str, str]]] = {}
+    for epoch, batch in fit_recorder(dm, max_epochs=3):
+        seen.setdefault(epoch, []).extend(zip(batch["meta"]["entry"], batch["meta"]["hflip"], strict=True))
     sampler = EpochIndexSampler(dm.train_set, num_replicas=1, rank=0, seed=1)
     for epoch in range(3):
         sampler.set_epoch(epoch)
         expected = [(dm.train_set[key]["meta"]["entry"], dm.train_set[key]["meta"]["hflip"]) for key in sampler]
-        assert module.seen[epoch] == expected
-    assert len({tuple(v) for v in module.seen.values()}) > 1
+        assert seen[epoch] == expected
+    assert len({tuple(v) for v in seen.values()}) > 1
 
 
 def break_dataset(root: Path) -> None:
@@ -296,40 +302,13 @@ def test_device_is_refused_under_a_precision_that_casts_the_batch(root):
         dm.setup("fit")
 
 
-class BatchRecorder(LightningModule):
-    """Keeps every training batch it is given."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.weight = torch.nn.Parameter(torch.zeros(()))
-        self.batches: list[dict] = []
-
-    def training_step(self, batch, batch_idx):
-        self.batches.append(batch)
-        return self.weight * batch["src_img"].mean()
-
-    def configure_optimizers(self):
-        return torch.optim.SGD(self.parameters(), lr=0.1)
-
-
 def test_a_fit_with_device_transforms_trains_on_the_worker_batches(root):
     """Under a real ``Trainer``, the DataModule's ``on_after_batch_transfer`` expands the compact batches (from 2
     loader workers, augmentation drawn there) into the worker path's batches."""
     seen = {}
     for mode, workers in (("worker", 0), ("device", 2)):
         dm = datamodule(root, seed=2, batch_transforms=mode, num_workers=workers, hflip_prob=0.5, rotate_degrees=10.0)
-        module = BatchRecorder()
-        trainer = Trainer(
-            max_epochs=1,
-            accelerator="cpu",
-            logger=False,
-            enable_checkpointing=False,
-            enable_progress_bar=False,
-            enable_model_summary=False,
-            limit_val_batches=0,
-        )
-        trainer.fit(module, datamodule=dm)
-        seen[mode] = module.batches
+        seen[mode] = [batch for _, batch in fit_recorder(dm, max_epochs=1)]
     assert len(seen["worker"]) == 2
     for old, new in zip(seen["worker"], seen["device"], strict=True):
         assert list(old) == list(new) and old["meta"] == new["meta"]

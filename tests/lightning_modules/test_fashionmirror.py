@@ -4,7 +4,6 @@ each one trains, the generator's masks, clear errors, and a tiny CPU fit + test 
 
 from __future__ import annotations
 
-import os
 from functools import partial
 from pathlib import Path
 
@@ -100,7 +99,7 @@ def test_bad_configuration_is_named() -> None:
         tiny_module(loss_weights={"recon": 1.0})
 
 
-def test_cli_fit_and_test_from_the_config(tiny_synthetic_roots, tmp_path) -> None:
+def test_cli_fit_and_test_from_the_config(tiny_synthetic_roots, tmp_path, monkeypatch) -> None:
     args = [
         "-c", str(REPO / "configs/stage3_fashionmirror.yaml"),
         "--trainer", str(REPO / "configs/trainer/smoke.yaml"),
@@ -112,22 +111,18 @@ def test_cli_fit_and_test_from_the_config(tiny_synthetic_roots, tmp_path) -> Non
         "--model.init_args.discriminator.init_args", "{num_scales: 1, base_width: 4}",
         "--model.init_args.patch_size", "16",
     ]  # fmt: skip
-    previous = Path.cwd()
-    os.chdir(tmp_path)
-    try:
-        cli = vton(["fit", *args])
-        assert isinstance(cli.model, FashionMirrorModule) and cli.model.hparams.image_size == [64, 48]
-        checkpoint = tmp_path / "outputs/stage3_fashionmirror/checkpoints/last.ckpt"
-        assert checkpoint.is_file()
-        assert len(torch.load(checkpoint, map_location="cpu", weights_only=False)["optimizer_states"]) == 3
-        metrics = cli.trainer.callback_metrics
-        for name in ("val/ssim", "val/psnr", "val/mask_iou_removed", "val/mask_iou_cloth", "train/mask/total"):
-            assert torch.isfinite(metrics[name]), name
-        assert cli.trainer.global_step == 6  # 2 batches x (D_s, G_h, CMN)
-        tested = vton(["test", *args, "--ckpt_path", str(checkpoint)])
-        assert torch.isfinite(tested.trainer.callback_metrics["test/mask_iou_cloth"])
-        log = (tmp_path / "outputs/stage3_fashionmirror/version_0/metrics.csv").read_text()
-        for key in ("train/g/content", "train/g/patch", "train/d/gan", "train/mask/mask_patch"):
-            assert key in log, key
-    finally:
-        os.chdir(previous)
+    monkeypatch.chdir(tmp_path)
+    cli = vton(["fit", *args])
+    assert isinstance(cli.model, FashionMirrorModule) and cli.model.hparams.image_size == [64, 48]
+    checkpoint = tmp_path / "outputs/stage3_fashionmirror/checkpoints/last.ckpt"
+    assert checkpoint.is_file()
+    assert len(torch.load(checkpoint, map_location="cpu", weights_only=False)["optimizer_states"]) == 3
+    metrics = cli.trainer.callback_metrics
+    for name in ("val/ssim", "val/psnr", "val/mask_iou_removed", "val/mask_iou_cloth", "train/mask/total"):
+        assert torch.isfinite(metrics[name]), name
+    assert cli.trainer.global_step == 6  # 2 batches x (D_s, G_h, CMN)
+    tested = vton(["test", *args, "--ckpt_path", str(checkpoint)])
+    assert torch.isfinite(tested.trainer.callback_metrics["test/mask_iou_cloth"])
+    log = (tmp_path / "outputs/stage3_fashionmirror/version_0/metrics.csv").read_text()
+    for key in ("train/g/content", "train/g/patch", "train/d/gan", "train/mask/mask_patch"):
+        assert key in log, key

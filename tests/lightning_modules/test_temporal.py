@@ -3,7 +3,6 @@ window, clear errors, and a tiny CPU fit + test from ``configs/temporal.yaml``."
 
 from __future__ import annotations
 
-import os
 from functools import partial
 from pathlib import Path
 
@@ -107,7 +106,7 @@ def test_bad_input_is_named(window) -> None:
         tiny_module(loss_weights={"mask_l1": 1.0}, mask_network=None)
 
 
-def test_cli_fit_and_test_from_the_config(sequence_root, tmp_path) -> None:
+def test_cli_fit_and_test_from_the_config(sequence_root, tmp_path, monkeypatch) -> None:
     tiny_gen = {"base_width": 4, "n_blocks": 1}
     args = [
         "-c", str(REPO / "configs/temporal.yaml"),
@@ -121,18 +120,14 @@ def test_cli_fit_and_test_from_the_config(sequence_root, tmp_path) -> None:
         "--model.init_args.temporal_discriminator.init_args", "{num_scales: 1, base_width: 4}",
         "--model.init_args.patch_size", "16",
     ]  # fmt: skip
-    previous = Path.cwd()
-    os.chdir(tmp_path)
-    try:
-        cli = vton(["fit", *args])
-        assert isinstance(cli.datamodule, SequenceDataModule) and cli.model.hparams.image_size == [64, 48]
-        checkpoint = tmp_path / "outputs/temporal/checkpoints/last.ckpt"
-        assert checkpoint.is_file()
-        metrics = cli.trainer.callback_metrics
-        for name in ("val/ssim", "val/warping_error", "val/warping_error_real", "val/mask_iou"):
-            assert torch.isfinite(metrics[name]), name
-        assert cli.trainer.global_step == 6  # 2 batches x (G, D, mask network)
-        tested = vton(["test", *args, "--ckpt_path", str(checkpoint)])
-        assert torch.isfinite(tested.trainer.callback_metrics["test/warping_error"])
-    finally:
-        os.chdir(previous)
+    monkeypatch.chdir(tmp_path)
+    cli = vton(["fit", *args])
+    assert isinstance(cli.datamodule, SequenceDataModule) and cli.model.hparams.image_size == [64, 48]
+    checkpoint = tmp_path / "outputs/temporal/checkpoints/last.ckpt"
+    assert checkpoint.is_file()
+    metrics = cli.trainer.callback_metrics
+    for name in ("val/ssim", "val/warping_error", "val/warping_error_real", "val/mask_iou"):
+        assert torch.isfinite(metrics[name]), name
+    assert cli.trainer.global_step == 6  # 2 batches x (G, D, mask network)
+    tested = vton(["test", *args, "--ckpt_path", str(checkpoint)])
+    assert torch.isfinite(tested.trainer.callback_metrics["test/warping_error"])

@@ -38,6 +38,11 @@ def parse_to_color(parse: Tensor) -> Tensor:
     return _palette_lookup(parse, LIP_PALETTE, "parse_to_color")
 
 
+def pose_to_image(pose: Tensor) -> Tensor:
+    """Keypoint maps ``[B, J, H, W]`` -> ``[B, 3, H, W]`` grey: each pixel the brightest joint map there."""
+    return pose.amax(1, keepdim=True).expand(-1, 3, -1, -1)
+
+
 def vis_to_color(vis: Tensor) -> Tensor:
     """Visibility ``[B, H, W]`` (0 background / 1 visible / 2 occluded) -> ``[B, 3, H, W]`` (``VIS_PALETTE``)."""
     return _palette_lookup(vis, VIS_PALETTE, "vis_to_color")

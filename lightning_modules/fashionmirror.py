@@ -36,6 +36,7 @@ from torchmetrics.classification import BinaryJaccardIndex
 
 from contract.errors import ConfigError
 from contract.sample import NUM_JOINTS
+from datamodules.visualize import pose_to_image
 from lightning_modules.layout import paper_adam
 from lightning_modules.stage import StageModule, merge_loss_weights
 from losses.adversarial import lsgan_g_loss
@@ -243,7 +244,7 @@ class FashionMirrorModule(StageModule):
         return {
             "source": (batch["src_img"] + 1) / 2,
             "cloth": (batch["cloth"] + 1) / 2,
-            "target pose": batch["tgt_pose"].amax(1, keepdim=True).expand(-1, 3, -1, -1),
+            "target pose": pose_to_image(batch["tgt_pose"]),
             "removed mask": out["removed"].expand(-1, 3, -1, -1),
             "cloth mask": out["cloth"].expand(-1, 3, -1, -1),
             "generated": (out["generated"] + 1) / 2,

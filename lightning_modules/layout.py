@@ -37,7 +37,7 @@ from torchmetrics.classification import BinaryJaccardIndex
 
 from contract.errors import ConfigError
 from contract.sample import MASK_GROUPS, NUM_JOINTS, NUM_PARSE_LABELS
-from datamodules.visualize import parse_to_color
+from datamodules.visualize import parse_to_color, pose_to_image
 from lightning_modules.encoding import drop_channels, label_mask, one_hot_parse
 from lightning_modules.stage import StageModule, merge_loss_weights
 from losses.adversarial import lsgan_g_loss
@@ -293,7 +293,7 @@ class LayoutModule(StageModule):
         columns = {
             "source": (batch["src_img"] + 1) / 2,
             "cloth": (batch["cloth"] + 1) / 2,
-            "target pose": batch["tgt_pose"].amax(1, keepdim=True).expand(-1, 3, -1, -1),
+            "target pose": pose_to_image(batch["tgt_pose"]),
             "predicted parsing": parse_to_color(out["layout_logits"].argmax(1)),
             "true parsing": parse_to_color(batch["tgt_parse"]),
         }

@@ -45,7 +45,7 @@ from torch import Tensor, nn
 
 from contract.errors import ConfigError
 from contract.sample import MASK_GROUPS
-from datamodules.visualize import parse_to_color
+from datamodules.visualize import parse_to_color, pose_to_image
 from lightning_modules.checkpoints import load_stage
 from lightning_modules.encoding import straight_through_label_mask
 from lightning_modules.layout import LayoutModule, paper_adam
@@ -401,7 +401,7 @@ class TryOnPipeline(StageModule):
         """Inputs | intermediate outputs | result | target, all ``[B, 3, H, W]`` in [0, 1]."""
         columns = {
             "source": (batch["src_img"] + 1) / 2,
-            "target pose": batch["tgt_pose"].amax(1, keepdim=True).expand(-1, 3, -1, -1),
+            "target pose": pose_to_image(batch["tgt_pose"]),
         }
         if self.task == "tryon":
             columns["cloth"] = (batch["cloth"] + 1) / 2

@@ -58,7 +58,7 @@ from torchmetrics import Metric
 
 from contract.errors import ConfigError
 from contract.sample import NUM_JOINTS
-from datamodules.visualize import flow_to_color, vis_to_color
+from datamodules.visualize import flow_to_color, pose_to_image, vis_to_color
 from lightning_modules.checkpoints import load_stage
 from lightning_modules.stage import StageModule, merge_loss_weights
 from lightning_modules.warp import WarpModule, intrinsic_adam
@@ -454,7 +454,7 @@ class RefineModule(StageModule):
         """Source | target pose | flow colour | warped only | [guide] | [x_tilde, z, V] | result | target."""
         columns = {
             "source": (batch["src_img"] + 1) / 2,
-            "target pose": batch["tgt_pose"].amax(1, keepdim=True).expand(-1, 3, -1, -1),
+            "target pose": pose_to_image(batch["tgt_pose"]),
             "flow": flow_to_color(out["flow"].float()),
             "warped only": (out["warped"] + 1) / 2,
         }

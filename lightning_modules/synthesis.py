@@ -54,6 +54,7 @@ from torch import Tensor, nn
 from contract.errors import ConfigError
 from contract.flow import warp
 from contract.sample import MASK_GROUPS, NUM_JOINTS
+from datamodules.visualize import pose_to_image
 from lightning_modules.checkpoints import load_stage
 from lightning_modules.encoding import label_mask
 from lightning_modules.layout import LayoutModule, paper_adam
@@ -459,7 +460,7 @@ class SynthesisModule(StageModule):
         return {
             "coarse input": (out["coarse_input"] + 1) / 2,
             "warped cloth": (out["warped_cloth"] + 1) / 2,
-            "target pose": batch["tgt_pose"].amax(1, keepdim=True).expand(-1, 3, -1, -1),
+            "target pose": pose_to_image(batch["tgt_pose"]),
             "rendered": (out["rendered"] + 1) / 2,
             "mask": out["mask"].expand(-1, 3, -1, -1),
             "try-on": (out["tryon"] + 1) / 2,

@@ -36,7 +36,7 @@ from torch import Tensor, nn
 from contract.errors import ConfigError
 from contract.flow import warp
 from contract.sample import MASK_GROUPS, NUM_JOINTS
-from datamodules.visualize import flow_to_color, vis_to_color
+from datamodules.visualize import flow_to_color, pose_to_image, vis_to_color
 from lightning_modules.checkpoints import load_stage
 from lightning_modules.encoding import straight_through_label_mask
 from lightning_modules.layout import LayoutModule, paper_adam
@@ -322,7 +322,7 @@ class WarpModule(StageModule):
             warped = warp(batch["src_img"], out["flow"])
             columns = {
                 "source": (batch["src_img"] + 1) / 2,
-                "target pose": batch["tgt_pose"].amax(1, keepdim=True).expand(-1, 3, -1, -1),
+                "target pose": pose_to_image(batch["tgt_pose"]),
                 "flow": flow_to_color(out["flow"]),
                 "visibility": vis_to_color(out["vis_logits"].argmax(1)),
             }

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from contract.sample import LIP_PALETTE
-from datamodules.visualize import VIS_PALETTE, flow_to_color, make_grid, parse_to_color, vis_to_color
+from datamodules.visualize import VIS_PALETTE, flow_to_color, make_grid, parse_to_color, pose_to_image, vis_to_color
 
 
 def _middlebury(u: float, v: float) -> torch.Tensor:
@@ -81,3 +81,13 @@ def test_make_grid_places_images_with_padding() -> None:
     assert grid[:, 0].abs().sum() == 0 and grid[:, :, 6].abs().sum() == 0
     with pytest.raises(ValueError, match=r"image \(0, 1\) has shape \(3, 4, 4\)"):
         make_grid([[red, torch.zeros(3, 4, 4)]])
+
+
+def test_pose_image_is_the_brightest_joint_per_pixel_in_grey() -> None:
+    pose = torch.zeros(2, 18, 4, 3)
+    pose[0, 3, 1, 2], pose[0, 7, 1, 2], pose[1, 17, 0, 0] = 0.4, 0.9, 1.0
+    image = pose_to_image(pose)
+    assert image.shape == (2, 3, 4, 3)
+    assert torch.equal(image[:, 0], image[:, 2])  # grey
+    assert image[0, :, 1, 2].tolist() == pytest.approx([0.9] * 3) and image[1, 1, 0, 0] == 1.0
+    assert image.sum() == pytest.approx(3 * (0.9 + 1.0))  # nothing else lights up

@@ -1,7 +1,8 @@
 """Training-step speed, memory and loss curves of every stage and of the joint chain (``make bench-train``).
 
-Each row runs in its own process (clean peak-memory figures, no compiled graph shared between rows) and prints one
-JSON line; the parent collects them into markdown tables and ``--out FILE.json`` / ``FILE.md``.
+Each entry's rows run in one fresh process (the module built once; each row its own ``Trainer.fit`` with peak memory
+reset; compiled rows last, since compiling changes the module for good) that prints a JSON line per row; the parent
+collects them into markdown tables and ``--out FILE.json`` / ``FILE.md``.
 
 Sections (``--sections``):
 
@@ -12,8 +13,9 @@ Sections (``--sections``):
   compile + channels_last + fused Adam + lazy R1 every 16, bf16-mixed). images/s from the median step (CUDA-synchronised
   wall clock per step after warm-up), peak ``max_memory_allocated``, host synchronisations per step
   (``torch.cuda.set_sync_debug_mode("warn")`` over the timed steps) and, with ``--profile``, the top CUDA kernels.
-- ``levers``: each switch on its own over eager bf16 (channels_last; fused Adam; lazy R1; compile) and fp32, for the
-  entries of ``--lever-entries`` at the preset batch: every lever's share.
+- ``levers``: each switch on its own over eager bf16 (channels_last; fused Adam; lazy R1) and fp32, for the entries
+  of ``--lever-entries`` at the preset batch; compile's share is the fast row against those (compiling alone would
+  need a module of its own).
 - ``data``: the fast path at the preset batch fed by the real train loader (``--workers``), so the step includes
   waiting for data: images/s and the host time per step spent waiting for the next batch (the GPU idles then).
 - ``curves``: the loss curve of the first ``--curve-steps`` batches (real data, the config's optimizers at the paper
@@ -23,7 +25,7 @@ Sections (``--sections``):
 Networks: the default configs at paper widths, random weights (speed does not depend on them), built by the project's
 LightningCLI as ``vton fit -c`` builds them (``bench_gpu.build_stage``); inputs: the synthetic set (``--data-root``).
 
-    python scripts/bench_train.py --out bench_train                        # one H100 / H200, ~25 minutes
+    python scripts/bench_train.py --out bench_train   # one H200: tens of minutes (compiling takes 2-3 min a stage)
     python scripts/bench_train.py --device cpu --quick --tiny --size 64x48 --paper-batch 2 --preset-batch 4 \
         --workers 0 --sections steps,curves --entries stage2 --curve-entries stage2 --out /tmp/t   # CPU smoke test
 """
@@ -64,7 +66,6 @@ PATHS: dict[str, tuple[str, dict[str, Any]]] = {
     "bf16+cl": ("bf16-mixed", {"channels_last": True}),
     "bf16+fused": ("bf16-mixed", {"fused_adam": True}),
     "bf16+lazy-r1": ("bf16-mixed", {"r1_interval": 16}),
-    "bf16+compile": ("bf16-mixed", {"compile": True}),
     "fast": ("bf16-mixed", {"compile": True, "channels_last": True, "fused_adam": True, "r1_interval": 16}),
 }
 CURVE_WINDOW = 25
@@ -187,7 +188,7 @@ def run_rows(specs: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
                 module = build_entry(spec["entry"], size, device, spec["cli_args"], spec["tiny"])
             yield measure(spec, module, batches)
         except Exception as error:  # one failing row does not stop the others
-            yield {k: spec[k] for k in ("entry", "path", "batch")} | {"note": f"failed: {failure(error)}"}
+            yield {k: spec[k] for k in ("entry", "path", "batch")} | {"note": failure(error)}
 
 
 def measure(spec: dict[str, Any], module: torch.nn.Module, batches: dict[int, dict]) -> dict[str, Any]:
@@ -269,9 +270,8 @@ def child(specs: list[dict[str, Any]], timeout: float) -> list[dict[str, Any]]:
             [sys.executable, __file__, "--rows", json.dumps(specs)], capture_output=True, text=True, timeout=timeout
         )
         stdout, note = done.stdout, "" if done.returncode == 0 else (done.stderr.strip().splitlines() or ["?"])[-1]
-    except subprocess.TimeoutExpired as error:
-        stdout, note = (error.stdout or b"").decode() if isinstance(error.stdout, bytes) else error.stdout or "", ""
-        note = f"over {timeout:.0f} s"
+    except subprocess.TimeoutExpired as error:  # its partial output comes as bytes, whatever ``text`` says
+        stdout, note = (error.stdout or b"").decode(errors="replace"), f"over {timeout:.0f} s"
     rows = [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
     for spec in specs[len(rows) :]:
         rows.append({k: spec[k] for k in ("entry", "path", "batch")} | {"note": f"failed: {note[:200] or 'no row'}"})

@@ -97,18 +97,27 @@ def test_r1_runs_through_a_compiled_discriminator_and_gives_the_eager_loss() -> 
 
 
 def test_fused_adam_takes_the_steps_adam_takes() -> None:
+    """Two plain Adam steps (the state a resumed run brings: step counts as CPU scalars), then one optimizer switched to
+    the fused kernel: its next five steps are plain Adam's, and the parameters did move."""
     torch.manual_seed(0)
     plain, fused = nn.Linear(5, 3), nn.Linear(5, 3)
     fused.load_state_dict(plain.state_dict())
+    start = [p.detach().clone() for p in plain.parameters()]
     opts = [torch.optim.Adam(n.parameters(), lr=2e-4, betas=(0.0, 0.999), weight_decay=5e-4) for n in (plain, fused)]
-    opts[1].step()  # state of a "resumed" run before the switch (no gradients: nothing moves)
-    assert fuse_adam(opts[1]) and not fuse_adam(torch.optim.SGD(plain.parameters(), lr=0.1))
     x = torch.randn(16, 5)
-    for _ in range(5):
-        for net, opt in zip((plain, fused), opts, strict=True):
-            opt.zero_grad()
-            net(x).pow(2).mean().backward()
-            opt.step()
+
+    def steps(count: int) -> None:
+        for _ in range(count):
+            for net, opt in zip((plain, fused), opts, strict=True):
+                opt.zero_grad()
+                net(x).pow(2).mean().backward()
+                opt.step()
+
+    steps(2)
+    assert fuse_adam(opts[1]) and not fuse_adam(torch.optim.SGD(plain.parameters(), lr=0.1))
+    steps(5)
     assert opts[1].param_groups[0]["fused"]
+    assert all(float(state["step"]) == 7 for state in opts[1].state.values())
+    assert not torch.equal(start[0], plain.weight)
     for a, b in zip(plain.parameters(), fused.parameters(), strict=True):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-7)

@@ -8,8 +8,9 @@ them on; the CLI's ``--fast_training.*`` keys default to off, so the papers' eag
   parameters of a ``StageModule``: generators, discriminators, the perceptual loss with its VGG19, frozen feeder
   stages' networks too), in place, so state-dict keys and checkpoints are unchanged. Compiled graphs have no double
   backward: ``StageModule.discriminator_loss`` runs R1's forward eagerly.
-- ``channels_last``: the model's 4-D weights in channels_last, so cuDNN may run NHWC convolutions without converting
-  layouts (the inputs stay NCHW; its measured share, within the spread so far, is in docs/BENCHMARKS.md).
+- ``channels_last``: the model's 4-D weights and every training batch's 4-D floating tensors (``channels_last_batch``)
+  in channels_last, so cuDNN runs NHWC convolutions without converting layouts (its measured share is in
+  docs/BENCHMARKS.md).
 - ``fused_adam``: ``Adam``/``AdamW`` step with the fused kernel (``torch.optim``'s ``fused=True``), set on the
   optimizers the stage built, so the configs' optimizer arguments stay as they are.
 - ``r1_interval``: lazy R1 every ``k`` training batches at ``k`` times the weight
@@ -47,6 +48,15 @@ def stage_networks(model: nn.Module) -> dict[str, nn.Module]:
     return networks
 
 
+def channels_last_batch(batch: dict) -> None:
+    """The 4-D floating tensors of ``batch`` (nested dicts too) to channels_last, in place; values and shapes stay."""
+    for key, value in batch.items():
+        if isinstance(value, dict):
+            channels_last_batch(value)
+        elif isinstance(value, torch.Tensor) and value.dim() == 4 and value.is_floating_point():
+            batch[key] = value.contiguous(memory_format=torch.channels_last)
+
+
 def fuse_adam(optimizer: torch.optim.Optimizer) -> bool:
     """Switch an ``Adam``/``AdamW`` to its fused kernel in place (state already there is moved to match); False for
     other optimizers."""
@@ -67,7 +77,7 @@ class FastTraining(Callback):
     Args:
         compile: compile every stage network (``stage_networks``) with ``torch.compile``.
         compile_mode: ``torch.compile``'s mode (``default``; ``max-autotune-no-cudagraphs`` tunes longer).
-        channels_last: convert the model's 4-D weights to channels_last.
+        channels_last: the model's 4-D weights and the training batches' 4-D images in channels_last.
         fused_adam: step Adam/AdamW with the fused kernel.
         r1_interval: R1 on every ``k``-th training batch at ``k`` times its weight (1 = every batch, the papers').
     """
@@ -104,6 +114,10 @@ class FastTraining(Callback):
             for name, network in stage_networks(pl_module).items():
                 network.compile(mode=self.compile_mode, dynamic=False)  # one graph per shape: no symbolic shapes
                 self.compiled.append(name)
+
+    def on_train_batch_start(self, trainer: Trainer, pl_module: LightningModule, batch: object, batch_idx: int) -> None:
+        if self.channels_last and isinstance(batch, dict):
+            channels_last_batch(batch)
 
     def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         """After a resumed run's optimizer state is loaded (it holds the group options it was saved with)."""

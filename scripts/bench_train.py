@@ -12,7 +12,9 @@ Sections (``--sections``):
   bf16-mixed (the path every result so far trained with) and the fast path (``lightning_modules.fast_training``:
   compile + channels_last + fused Adam + lazy R1 every 16, bf16-mixed). images/s from the median step (CUDA-synchronised
   wall clock per step after warm-up), peak ``max_memory_allocated``, host synchronisations per step
-  (``torch.cuda.set_sync_debug_mode("warn")`` over the timed steps) and, with ``--profile``, the top CUDA kernels.
+  (``torch.cuda.set_sync_debug_mode("warn")`` over the timed steps) and, with ``--profile``, the GPU's busy share of
+  the timed steps (kernel time / wall time), their top CUDA kernels, and, from 3 more steps profiled with the host
+  side, the operators whose kernels took the most device time with the function of this repository that called them.
 - ``levers``: each switch on its own over eager bf16 (channels_last; fused Adam; lazy R1) and fp32, for the entries
   of ``--lever-entries`` at the preset batch; compile's share is the fast row against those (compiling alone would
   need a module of its own).
@@ -69,6 +71,7 @@ PATHS: dict[str, tuple[str, dict[str, Any]]] = {
     "fast": ("bf16-mixed", {"compile": True, "channels_last": True, "fused_adam": True, "r1_interval": 16}),
 }
 CURVE_WINDOW = 25
+OP_PROFILE_STEPS = 3  # untimed steps after the timed ones, profiled with the host side (``top_ops``)
 LOCK_PATH = Path(tempfile.gettempdir()) / "vton_bench_train.lock"
 CURVE_RUNS = (("fp32 seed 0", "fp32", 0), ("fp32 seed 1", "fp32", 1), ("fast seed 0", "fast", 0))
 
@@ -97,10 +100,24 @@ class StepRecorder(Callback):
     losses (``losses``) and, with ``count_syncs``, ``set_sync_debug_mode("warn")`` inside the timed batches only (the
     recorder's own synchronisations and Lightning's bookkeeping between batches are outside)."""
 
-    def __init__(self, device: torch.device, warmup: int, losses: bool, count_syncs: bool, profile: bool) -> None:
-        self.device, self.warmup, self.record_losses, self.count_syncs = device, warmup, losses, count_syncs
-        # CUDA kernels of the timed batches only (not compilation's or cuDNN's autotuning)
-        self.profiler = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CUDA]) if profile else None
+    def __init__(
+        self, device: torch.device, warmup: int, steps: int, losses: bool, count_syncs: bool, profile: bool
+    ) -> None:
+        self.device, self.warmup, self.steps, self.record_losses = device, warmup, steps, losses
+        self.count_syncs = count_syncs
+        activities = torch.profiler.ProfilerActivity
+        # CUDA kernels of the timed batches (not compilation's or cuDNN's autotuning): cheap, the timing holds
+        self.profiler = torch.profiler.profile(activities=[activities.CUDA]) if profile else None
+        # then OP_PROFILE_STEPS untimed batches with the host side too: which operator, called from where, ran them
+        self.op_profiler = (
+            torch.profiler.profile(
+                activities=[activities.CPU, activities.CUDA],
+                with_stack=True,
+                experimental_config=torch._C._profiler._ExperimentalConfig(verbose=True),  # the operators' stacks
+            )  # fmt: skip
+            if profile
+            else None
+        )
         self.times: list[float] = []
         self.waits: list[float] = []
         self.losses: list[dict[str, float]] = []
@@ -123,7 +140,10 @@ class StepRecorder(Callback):
             now = self.begin = time.perf_counter()
         if self.profiler is not None and batch_idx == self.warmup:
             self.profiler.start()
-        if self.count_syncs and batch_idx >= self.warmup:
+        if self.op_profiler is not None and batch_idx == self.warmup + self.steps:
+            self.profiler.stop()
+            self.op_profiler.start()
+        if self.count_syncs and self.warmup <= batch_idx < self.warmup + self.steps:
             torch.cuda.set_sync_debug_mode("warn")
 
     def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:  # noqa: ANN001
@@ -131,15 +151,15 @@ class StepRecorder(Callback):
             torch.cuda.set_sync_debug_mode("default")
         self.synchronize()
         self.last_end = time.perf_counter()
-        if batch_idx >= self.warmup:
+        if self.warmup <= batch_idx < self.warmup + self.steps:
             self.times.append(1000 * (self.last_end - self.begin))
         if self.record_losses:
             metrics = trainer.callback_metrics
             self.losses.append({k: float(v) for k, v in metrics.items() if k.endswith("/total")})
 
     def on_train_end(self, trainer, module) -> None:  # noqa: ANN001
-        if self.profiler is not None:
-            self.profiler.stop()
+        if self.op_profiler is not None:
+            self.op_profiler.stop()
         if self.exclusive is not None:
             self.exclusive.__exit__(None, None, None)
             self.exclusive = None
@@ -162,12 +182,35 @@ def exclusive_gpu() -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
+def kernel_time_ms(prof: Any) -> float:  # noqa: ANN401 (torch.profiler.profile)
+    """The device time of every CUDA kernel ``prof`` recorded, in ms."""
+    events = [e for e in prof.key_averages() if e.device_type == torch.autograd.DeviceType.CUDA]
+    return sum(e.self_device_time_total for e in events) / 1000
+
+
 def top_kernels(prof: Any, count: int = 8) -> str:  # noqa: ANN401 (torch.profiler.profile)
     """The ``count`` kernels with the most device time: ``name share%``."""
     events = [e for e in prof.key_averages() if e.device_type == torch.autograd.DeviceType.CUDA]
     total = sum(e.self_device_time_total for e in events) or 1.0
     events.sort(key=lambda e: e.self_device_time_total, reverse=True)
-    return "; ".join(f"{e.key[:60]} {100 * e.self_device_time_total / total:.1f}%" for e in events[:count])
+    return "; ".join(f"{e.key[:90]} {100 * e.self_device_time_total / total:.1f}%" for e in events[:count])
+
+
+def top_ops(prof: Any, count: int = 8) -> str:  # noqa: ANN401 (torch.profiler.profile)
+    """The ``count`` host operators whose own kernels took the most device time, each with the innermost function of
+    this repository that called it: ``op (file:function) share%`` (``-``: none, e.g. the backward's operators, run
+    by autograd's own thread)."""
+    events = [e for e in prof.key_averages(group_by_stack_n=12) if e.device_type == torch.autograd.DeviceType.CPU]
+    events = [e for e in events if e.self_device_time_total > 0]
+    total = sum(e.self_device_time_total for e in events) or 1.0
+    events.sort(key=lambda e: e.self_device_time_total, reverse=True)
+    packages = tuple(f"{path.name}/" for path in REPO.iterdir() if (path / "__init__.py").exists())
+
+    def site(event: Any) -> str:  # noqa: ANN401 (a profiler event); frames read "package/file.py(line): function"
+        frames = [frame for frame in event.stack if frame.startswith(packages)]
+        return "{}:{}".format(frames[0].split("(")[0], frames[0].split(": ")[-1]) if frames else "-"
+
+    return "; ".join(f"{e.key} ({site(e)}) {100 * e.self_device_time_total / total:.1f}%" for e in events[:count])
 
 
 def run_rows(specs: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
@@ -204,12 +247,13 @@ def measure(spec: dict[str, Any], module: torch.nn.Module, batches: dict[int, di
     warmup, steps = spec["warmup"], spec["steps"]
     count_syncs = device.type == "cuda" and mode == "time"
     profile = bool(spec.get("profile")) and count_syncs
-    recorder = StepRecorder(device, warmup if mode != "curve" else 0, mode == "curve", count_syncs, profile)
+    op_steps = OP_PROFILE_STEPS if profile else 0
+    recorder = StepRecorder(device, warmup if mode != "curve" else 0, steps, mode == "curve", count_syncs, profile)
     datamodule = loader = None
     if mode == "time":
         if spec["batch"] not in batches:
             batches[spec["batch"]] = make_batch(spec["data_root"], size, spec["batch"], device)
-        loader = torch.utils.data.DataLoader([batches[spec["batch"]]] * (warmup + steps), batch_size=None)
+        loader = torch.utils.data.DataLoader([batches[spec["batch"]]] * (warmup + steps + op_steps), batch_size=None)
     else:
         datamodule = FashionDataModule(dataset="mpv", root=spec["data_root"], image_size=size,
                                        batch_size=spec["batch"], num_workers=spec["workers"],
@@ -220,7 +264,7 @@ def measure(spec: dict[str, Any], module: torch.nn.Module, batches: dict[int, di
     fast = FastTraining(**switches)
     trainer = Trainer(
         accelerator="gpu" if device.type == "cuda" else "cpu", devices=1, precision=precision, max_epochs=1,
-        limit_train_batches=warmup + steps, limit_val_batches=0, num_sanity_val_steps=0, logger=False,
+        limit_train_batches=warmup + steps + op_steps, limit_val_batches=0, num_sanity_val_steps=0, logger=False,
         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False, benchmark=True,
         callbacks=[recorder, fast],
     )  # fmt: skip
@@ -258,7 +302,9 @@ def measure(spec: dict[str, Any], module: torch.nn.Module, batches: dict[int, di
         row["wait ms/step (median, max)"] = f"{fmt(statistics.median(waits), 3)}, {fmt(max(waits), 3)}"
         row["workers"] = spec["workers"]
     if recorder.profiler is not None:
+        row["GPU busy %"] = fmt(100 * kernel_time_ms(recorder.profiler) / sum(times), 3)
         row["top kernels"] = top_kernels(recorder.profiler)
+        row["top ops (caller)"] = top_ops(recorder.op_profiler)
     return row
 
 
@@ -339,7 +385,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--row-timeout-s", type=float, default=240.0, help="per row")
     parser.add_argument("--compiled-paper-batch", action=argparse.BooleanOptionalAction, default=True,
                         help="also the fast path at the paper batch (a second compilation)")  # fmt: skip
-    parser.add_argument("--curve-parallel", type=int, default=3, help="curve runs at once (one GPU is shared)")
+    parser.add_argument("--curve-parallel", type=int, default=3, help="curve runs at once, over all curve entries "
+                        "(one GPU is shared)")  # fmt: skip
     parser.add_argument("--parallel", type=int, default=1, help="entries at once: builds and compilation overlap, "
                         "timed steps take turns (exclusive_gpu)")  # fmt: skip
     parser.add_argument("--out", type=Path, default=None, help="write FILE.json and FILE.md")
@@ -406,20 +453,22 @@ def main(argv: list[str] | None = None) -> None:
             entry_specs.append(specs)
     with ThreadPoolExecutor(args.parallel) as pool:
         list(pool.map(add, entry_specs))
-    if "curves" in sections:
-        for entry in [e for e in args.curve_entries.split(",") if e]:
-            jobs = [{"entry": entry, "table": f"Loss curves, raw ({entry})", "path": path, "batch": args.paper_batch,
-                     "mode": "curve", "seed": seed, "warmup": 0, "steps": args.curve_steps}
-                    for _, path, seed in CURVE_RUNS]  # fmt: skip
-            with ThreadPoolExecutor(args.curve_parallel) as pool:
-                results = list(pool.map(lambda spec: child([base | spec], args.row_timeout_s * 3)[0], jobs))
+    if "curves" in sections:  # every entry's runs in one pool: curve runs are not timed
+        curve_entries = [e for e in args.curve_entries.split(",") if e]
+        jobs = [{"entry": entry, "table": f"Loss curves, raw ({entry})", "path": path, "batch": args.paper_batch,
+                 "mode": "curve", "seed": seed, "warmup": 0, "steps": args.curve_steps}
+                for entry in curve_entries for _, path, seed in CURVE_RUNS]  # fmt: skip
+        with ThreadPoolExecutor(args.curve_parallel) as pool:
+            results = list(pool.map(lambda spec: child([base | spec], args.row_timeout_s * 3)[0], jobs))
+        for index, entry in enumerate(curve_entries):
             runs = {}
-            for (name, _, _), spec, row in zip(CURVE_RUNS, jobs, results, strict=True):
+            for offset, (name, _, _) in enumerate(CURVE_RUNS):
+                spec, row = jobs[index * len(CURVE_RUNS) + offset], results[index * len(CURVE_RUNS) + offset]
                 tables.setdefault(spec["table"], []).append(row)
                 runs[name] = row
             tables.setdefault("Loss curves", []).extend(curve_rows(runs))
             print(f"[{time.strftime('%H:%M:%S')}] curves of {entry}: {tables['Loss curves'][-1]}", flush=True)
-            save()
+        save()
     summary = {k: v for k, v in tables.items() if not k.startswith("Loss curves, raw")}
     print(f"\n{markdown(header, summary)}", flush=True)
 

@@ -11,7 +11,7 @@ from lightning.pytorch import Callback, Trainer
 from torch import nn
 from torch.utils.data import DataLoader
 
-from lightning_modules.fast_training import FastTraining, fuse_adam, stage_networks
+from lightning_modules.fast_training import FastTraining, channels_last_batch, fuse_adam, stage_networks
 from lightning_modules.layout import LayoutModule
 
 COMPILER = shutil.which("c++") or shutil.which("g++") or shutil.which("clang++")
@@ -54,6 +54,20 @@ def test_the_networks_are_the_stages_generators_and_discriminators(tiny_nets: di
     assert sorted(networks) == sorted(
         ["layout_generator", "coarse_generator", "layout_discriminator", "coarse_discriminator"]
     )
+
+
+def test_channels_last_batch_changes_the_layout_of_4d_float_tensors_only() -> None:
+    """Nested dicts too; values unchanged; integer maps (parsing labels) and other ranks keep their layout."""
+    torch.manual_seed(0)
+    image, labels, pose = torch.randn(2, 3, 8, 6), torch.randint(0, 20, (2, 1, 8, 6)), torch.randn(2, 18, 2)
+    batch = {"img": image, "parse": labels, "kp": pose, "masks": {"face": torch.rand(2, 1, 8, 6), "cloth": image}}
+    channels_last_batch(batch)
+    assert batch["img"].is_contiguous(memory_format=torch.channels_last) and not image.is_contiguous(
+        memory_format=torch.channels_last
+    )
+    assert batch["masks"]["cloth"].is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(batch["img"], image) and torch.equal(batch["masks"]["cloth"], image)
+    assert batch["parse"] is labels and batch["kp"] is pose
 
 
 @needs_compiler

@@ -1,4 +1,4 @@
-"""Mask-guided crops (``models/crop.py``): boxes by hand, crops equal to the image slice."""
+"""Mask-guided crops (``models/crop.py``): boxes by hand, crops equal to the image slice and to its interpolation."""
 
 from __future__ import annotations
 
@@ -28,6 +28,19 @@ def test_crop_of_the_box_size_is_the_slice_and_other_sizes_its_resize() -> None:
     resized = crop_boxes(images, boxes, (8, 6))
     expected = F.interpolate(images[1:, :, 0:4, 4:7], size=(8, 6), mode="bilinear", align_corners=False)
     torch.testing.assert_close(resized[1:], expected)
+
+
+def test_batched_crops_equal_interpolate_of_each_slice_up_and_down() -> None:
+    """Boxes from 1 pixel to the whole image, resized up, down and both (one axis each way), against F.interpolate of
+    each slice: the batched gathers reproduce its taps and clamping at the box's last row and column."""
+    torch.manual_seed(0)
+    images = torch.randn(5, 2, 17, 13)
+    boxes = torch.tensor([[0, 0, 17, 13], [4, 3, 5, 4], [2, 1, 15, 6], [9, 8, 17, 13], [1, 5, 4, 12]])
+    for size in [(8, 6), (24, 20), (5, 19), (1, 1)]:
+        crops = crop_boxes(images, boxes, size)
+        for crop, image, (y0, x0, y1, x1) in zip(crops, images, boxes.tolist(), strict=True):
+            expected = F.interpolate(image[None, :, y0:y1, x0:x1], size=size, mode="bilinear", align_corners=False)[0]
+            torch.testing.assert_close(crop, expected, rtol=1e-5, atol=1e-5)  # float rounding
 
 
 def test_crop_passes_gradients_only_inside_the_box_and_names_bad_boxes() -> None:

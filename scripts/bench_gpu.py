@@ -185,18 +185,18 @@ def cleanup(device: torch.device) -> None:
 
 # ---------------------------------------------------------------------------------------------- building
 def build_stage(
-    entry: str, size: tuple[int, int], device: torch.device, extra: list[str], tiny: bool = False
+    entry: str, size: tuple[int, int], device: torch.device, extra: list[str], tiny: bool = False, seed: int = 0
 ) -> torch.nn.Module:
     """The LightningModule of ``configs/<config>.yaml`` as ``vton fit -c`` builds it, at ``size``, on ``device``,
-    with the LightningCLI overrides ``extra`` (``--cli-args``); ``tiny`` adds the CPU preset ``configs/tiny/``."""
+    with the LightningCLI overrides ``extra`` (``--cli-args``); ``tiny`` adds the CPU preset ``configs/tiny/``. The
+    weights are initialised from ``seed`` (the CLI's ``--seed_everything``, which leaves the global RNGs there)."""
     from lightning_modules.cli import run_cli
 
     config, overrides, _ = STAGES[entry]
     args = ["-c", str(REPO / "configs" / f"{config}.yaml")]
     args += ["-c", str(REPO / "configs" / "tiny" / f"{config}.yaml")] if tiny else []
     args += ["--data.init_args.image_size", f"[{size[0]}, {size[1]}]"]
-    args += ["--trainer.logger", "false", *overrides, *extra]
-    torch.manual_seed(0)
+    args += ["--trainer.logger", "false", "--seed_everything", str(seed), *overrides, *extra]
     with warnings.catch_warnings(), contextlib.redirect_stdout(sys.stderr):
         warnings.simplefilter("ignore")
         cli = run_cli(args, run=False)

@@ -45,6 +45,7 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 import warnings
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -71,6 +72,7 @@ PATHS: dict[str, tuple[str, dict[str, Any]]] = {
     "fast": ("bf16-mixed", {"compile": True, "channels_last": True, "fused_adam": True, "r1_interval": 16}),
 }
 CURVE_WINDOW = 25
+LOG_LINES = 300  # of a failed child's stderr, kept beside --out
 OP_PROFILE_STEPS = 3  # untimed steps after the timed ones, profiled with the host side (``top_ops``)
 LOCK_PATH = Path(tempfile.gettempdir()) / "vton_bench_train.lock"
 CURVE_RUNS = (("fp32 seed 0", "fp32", 0), ("fp32 seed 1", "fp32", 1), ("fast seed 0", "fast", 0))
@@ -78,19 +80,20 @@ CURVE_RUNS = (("fp32 seed 0", "fp32", 0), ("fp32 seed 1", "fp32", 1), ("fast see
 
 # ---------------------------------------------------------------------------------------------- one row (child)
 def build_entry(
-    entry: str, size: tuple[int, int], device: torch.device, extra: list[str], tiny: bool = False
+    entry: str, size: tuple[int, int], device: torch.device, extra: list[str], tiny: bool = False, seed: int = 0
 ) -> torch.nn.Module:
-    """The training module of ``entry``: a stage's default config, or the joint chain over stages 1, 2 (cascade), 3
-    and 4 (seed 002 with fusion) as ``configs/e2e.yaml`` fine-tunes them (its stage rates)."""
+    """The training module of ``entry``, initialised from ``seed``: a stage's default config, or the joint chain over
+    stages 1, 2 (cascade), 3 and 4 (seed 002 with fusion) as ``configs/e2e.yaml`` fine-tunes them (its stage rates).
+    The global RNGs are left at ``seed``'s state after the build, so the data order follows the seed too."""
     if entry != "e2e":
-        return build_stage(entry, size, device, extra, tiny).train()
+        return build_stage(entry, size, device, extra, tiny, seed).train()
     from lightning_modules.pipeline import TryOnPipeline
 
     stages = {
-        "layout": build_stage("stage1", size, device, extra, tiny),
-        "warp": build_stage("stage2", size, device, extra, tiny),
-        "synthesis": build_stage("stage3", size, device, extra, tiny),
-        "refine": build_stage("stage4", size, device, [*extra, "--model.init_args.fusion", "true"], tiny),
+        "layout": build_stage("stage1", size, device, extra, tiny, seed),
+        "warp": build_stage("stage2", size, device, extra, tiny, seed),
+        "synthesis": build_stage("stage3", size, device, extra, tiny, seed),
+        "refine": build_stage("stage4", size, device, [*extra, "--model.init_args.fusion", "true"], tiny, seed),
     }
     return TryOnPipeline(task="tryon", image_size=size, stages=stages).to(device).train()
 
@@ -222,15 +225,16 @@ def run_rows(specs: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
     torch.backends.cudnn.benchmark = True
     torch._dynamo.config.recompile_limit = 64
     seed_everything(first["seed"], verbose=False)
-    module = build_entry(first["entry"], size, device, first["cli_args"], first["tiny"])
+    module = build_entry(first["entry"], size, device, first["cli_args"], first["tiny"], first["seed"])
     batches: dict[int, dict] = {}
     for spec in specs:
         try:
             if spec["mode"] == "curve" and spec is not first:  # a curve starts from its seed's initialisation
                 seed_everything(spec["seed"], verbose=False)
-                module = build_entry(spec["entry"], size, device, spec["cli_args"], spec["tiny"])
+                module = build_entry(spec["entry"], size, device, spec["cli_args"], spec["tiny"], spec["seed"])
             yield measure(spec, module, batches)
-        except Exception as error:  # one failing row does not stop the others
+        except Exception as error:  # one failing row does not stop the others; its traceback goes to stderr
+            traceback.print_exc()
             yield {k: spec[k] for k in ("entry", "path", "batch")} | {"note": failure(error)}
 
 
@@ -309,16 +313,24 @@ def measure(spec: dict[str, Any], module: torch.nn.Module, batches: dict[int, di
 
 
 # ---------------------------------------------------------------------------------------------- parent
-def child(specs: list[dict[str, Any]], timeout: float) -> list[dict[str, Any]]:
-    """Run ``specs`` (one entry) in a fresh process; it prints one JSON row per line, as each finishes."""
+def child(specs: list[dict[str, Any]], timeout: float, log: Path | None = None) -> list[dict[str, Any]]:
+    """Run ``specs`` (one entry) in a fresh process; it prints one JSON row per line, as each finishes. With ``log``,
+    the last ``LOG_LINES`` lines of its stderr (a failed row's traceback) go to that file when a row failed."""
     try:
         done = subprocess.run(
             [sys.executable, __file__, "--rows", json.dumps(specs)], capture_output=True, text=True, timeout=timeout
         )
-        stdout, note = done.stdout, "" if done.returncode == 0 else (done.stderr.strip().splitlines() or ["?"])[-1]
+        stdout, stderr = done.stdout, done.stderr
+        note = "" if done.returncode == 0 else (stderr.strip().splitlines() or ["?"])[-1]
     except subprocess.TimeoutExpired as error:  # its partial output comes as bytes, whatever ``text`` says
-        stdout, note = (error.stdout or b"").decode(errors="replace"), f"over {timeout:.0f} s"
+        stdout, stderr = (
+            (error.stdout or b"").decode(errors="replace"),
+            (error.stderr or b"").decode(errors="replace"),
+        )
+        note = f"over {timeout:.0f} s"
     rows = [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
+    if log is not None and (len(rows) < len(specs) or any("note" in row for row in rows)):
+        log.write_text("\n".join(stderr.splitlines()[-LOG_LINES:]) + "\n")
     for spec in specs[len(rows) :]:
         rows.append({k: spec[k] for k in ("entry", "path", "batch")} | {"note": f"failed: {note[:200] or 'no row'}"})
     return rows
@@ -425,7 +437,8 @@ def main(argv: list[str] | None = None) -> None:
             args.out.with_suffix(".md").write_text(markdown(header, tables) + "\n")
 
     def add(specs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        rows = child([base | spec for spec in specs], args.row_timeout_s * len(specs))
+        log = args.out.with_name(f"{args.out.name}.{specs[0]['entry']}.log") if args.out else None
+        rows = child([base | spec for spec in specs], args.row_timeout_s * len(specs), log)
         with table_lock:  # entries run in threads (--parallel)
             for spec, row in zip(specs, rows, strict=True):
                 tables.setdefault(spec["table"], []).append(row)
@@ -458,8 +471,15 @@ def main(argv: list[str] | None = None) -> None:
         jobs = [{"entry": entry, "table": f"Loss curves, raw ({entry})", "path": path, "batch": args.paper_batch,
                  "mode": "curve", "seed": seed, "warmup": 0, "steps": args.curve_steps}
                 for entry in curve_entries for _, path, seed in CURVE_RUNS]  # fmt: skip
+
+        def curve_log(spec: dict[str, Any]) -> Path | None:
+            name = f"{spec['entry']}.curve-{spec['path']}-{spec['seed']}.log"
+            return args.out.with_name(f"{args.out.name}.{name}") if args.out else None
+
         with ThreadPoolExecutor(args.curve_parallel) as pool:
-            results = list(pool.map(lambda spec: child([base | spec], args.row_timeout_s * 3)[0], jobs))
+            results = list(
+                pool.map(lambda spec: child([base | spec], args.row_timeout_s * 3, curve_log(spec))[0], jobs)
+            )
         for index, entry in enumerate(curve_entries):
             runs = {}
             for offset, (name, _, _) in enumerate(CURVE_RUNS):

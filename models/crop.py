@@ -64,9 +64,11 @@ def crop_boxes(images: Tensor, boxes: Tensor, size: tuple[int, int]) -> Tensor:
     # columns first, then rows: F.interpolate's order, h0 * (w0 * x00 + w1 * x01) + h1 * (w0 * x10 + w1 * x11)
     left, right, weight = linear_resize_taps(boxes[:, 1], boxes[:, 3], out_w)
     weight = weight[:, None, None, :]
-    gather = [images.gather(3, index[:, None, None, :].expand(batch, channels, height, out_w)) for index in (left, right)]
+    shape = (batch, channels, height, out_w)
+    gather = [images.gather(3, index[:, None, None, :].expand(shape)) for index in (left, right)]
     columns = (1 - weight) * gather[0] + weight * gather[1]  # [B, C, H, w]
     top, bottom, weight = linear_resize_taps(boxes[:, 0], boxes[:, 2], out_h)
     weight = weight[:, None, :, None]
-    gather = [columns.gather(2, index[:, None, :, None].expand(batch, channels, out_h, out_w)) for index in (top, bottom)]
+    shape = (batch, channels, out_h, out_w)
+    gather = [columns.gather(2, index[:, None, :, None].expand(shape)) for index in (top, bottom)]
     return ((1 - weight) * gather[0] + weight * gather[1]).to(dtype)

@@ -16,9 +16,12 @@ them on; the CLI's ``--fast_training.*`` keys default to off, so the papers' eag
 - ``r1_interval``: lazy R1 every ``k`` training batches at ``k`` times the weight
   (``losses.adversarial.lazy_r1_weight``, StyleGAN2's k = 16), set on every stage.
 
-Graphs are static (``dynamic=False``): a network called at several shapes gets one graph per shape. With dynamo's
-automatic dynamic shapes, stage 2's compiled training step failed on torch 2.11 (``InductorError: Expected a number
-but got Mul``; its ROI loss then ran the VGG on data-dependent batches); static graphs are not yet measured there.
+Graphs are static (``dynamic=False``): a network called at several shapes gets one graph per shape. Inductor's
+coalescing tiling analysis (``torch._inductor.config.triton.coalesce_tiling_analysis``) is off while a compiled fit
+runs (``coalesce_tiling_analysis=False``, restored at teardown): on torch 2.11 (H200, 2026-12-04) it failed to
+generate the backward kernels of stage 2 and stage 4, static shapes too, with ``InductorError: TypeError: Expected a
+number but got Mul`` (``tiling_utils.analyze_memory_coalescing`` calls ``int()`` on a symbolic tiling factor; the
+same code is in torch 2.14). Off, Inductor picks tilings by its older per-dependency scores.
 """
 
 from __future__ import annotations
@@ -80,6 +83,8 @@ class FastTraining(Callback):
         channels_last: the model's 4-D weights and the training batches' 4-D images in channels_last.
         fused_adam: step Adam/AdamW with the fused kernel.
         r1_interval: R1 on every ``k``-th training batch at ``k`` times its weight (1 = every batch, the papers').
+        coalesce_tiling_analysis: Inductor's coalescing tiling analysis while a compiled fit runs (off: see the module
+            docstring); ignored without ``compile``.
     """
 
     def __init__(
@@ -89,12 +94,15 @@ class FastTraining(Callback):
         channels_last: bool = False,
         fused_adam: bool = False,
         r1_interval: int = 1,
+        coalesce_tiling_analysis: bool = False,
     ) -> None:
         if r1_interval < 1:
             raise ConfigError(f"fast_training.r1_interval: must be >= 1, got {r1_interval}")
         self.compile, self.compile_mode = compile, compile_mode
         self.channels_last, self.fused_adam, self.r1_interval = channels_last, fused_adam, r1_interval
+        self.coalesce_tiling_analysis = coalesce_tiling_analysis
         self.compiled: list[str] = []
+        self._inductor_setting: bool | None = None  # the process's setting, while a compiled fit has replaced it
 
     @property
     def active(self) -> bool:
@@ -111,9 +119,19 @@ class FastTraining(Callback):
         if self.channels_last:
             pl_module.to(memory_format=torch.channels_last)
         if self.compile:
+            from torch._inductor import config as inductor_config
+
+            self._inductor_setting = inductor_config.triton.coalesce_tiling_analysis
+            inductor_config.triton.coalesce_tiling_analysis = self.coalesce_tiling_analysis
             for name, network in stage_networks(pl_module).items():
                 network.compile(mode=self.compile_mode, dynamic=False)  # one graph per shape: no symbolic shapes
                 self.compiled.append(name)
+
+    def teardown(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        if self._inductor_setting is not None:
+            from torch._inductor import config as inductor_config
+
+            inductor_config.triton.coalesce_tiling_analysis, self._inductor_setting = self._inductor_setting, None
 
     def on_train_batch_start(self, trainer: Trainer, pl_module: LightningModule, batch: object, batch_idx: int) -> None:
         if self.channels_last and isinstance(batch, dict):

@@ -397,6 +397,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--row-timeout-s", type=float, default=240.0, help="per row")
     parser.add_argument("--compiled-paper-batch", action=argparse.BooleanOptionalAction, default=True,
                         help="also the fast path at the paper batch (a second compilation)")  # fmt: skip
+    parser.add_argument("--eager", action=argparse.BooleanOptionalAction, default=True,
+                        help="the eager bf16 rows of the steps section (--no-eager: the fast path's only)")  # fmt: skip
     parser.add_argument("--curve-parallel", type=int, default=3, help="curve runs at once, over all curve entries "
                         "(one GPU is shared)")  # fmt: skip
     parser.add_argument("--parallel", type=int, default=1, help="entries at once: builds and compilation overlap, "
@@ -451,7 +453,7 @@ def main(argv: list[str] | None = None) -> None:
     entry_specs: list[list[dict[str, Any]]] = []
     for entry in entries if {"steps", "levers", "data"} & set(sections) else []:  # one process per entry
         step = {"entry": entry, "table": "Training step", "profile": args.profile}
-        eager = [step | {"path": "bf16", "batch": b} for b in (args.paper_batch, args.preset_batch)]
+        eager = [step | {"path": "bf16", "batch": b} for b in (args.paper_batch, args.preset_batch) if args.eager]
         lever_specs = [{"entry": entry, "table": "Levers, one at a time", "path": p, "batch": args.preset_batch}
                        for p in ("fp32", "bf16+cl", "bf16+fused", "bf16+lazy-r1")]  # fmt: skip
         compiled = [step | {"path": "fast", "batch": args.preset_batch}]

@@ -74,11 +74,22 @@ def test_channels_last_batch_changes_the_layout_of_4d_float_tensors_only() -> No
 def test_compiled_training_steps_give_the_eager_losses(tiny_nets: dict, synthetic_batch: dict) -> None:
     """Three training steps of a tiny stage 1 (ClothFlow's G_layout, cross entropy, the config's Adam), fp32 on the
     CPU, compiled with channels_last weights and fused Adam: the losses equal the eager run's up to kernel rounding,
-    and they change from step to step (the optimizer steps the compiled network)."""
+    and they change from step to step (the optimizer steps the compiled network). Inductor's coalescing tiling
+    analysis is off while the compiled fit runs and the process's setting is back afterwards."""
+    from torch._inductor import config as inductor_config
+
+    class TilingSetting(Callback):
+        def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:  # noqa: ANN001
+            seen.append(inductor_config.triton.coalesce_tiling_analysis)
+
+    seen: list[bool] = []
     eager = fit(tiny_clothflow(tiny_nets), synthetic_batch, 3)
     fast = FastTraining(compile=True, channels_last=True, fused_adam=True)
     module = tiny_clothflow(tiny_nets)
-    compiled = fit(module, synthetic_batch, 3, fast)
+    with inductor_config.patch({"triton.coalesce_tiling_analysis": True}):
+        compiled = fit(module, synthetic_batch, 3, fast, TilingSetting())
+        assert inductor_config.triton.coalesce_tiling_analysis is True
+    assert seen == [False] * 3
     assert fast.compiled == ["layout_generator"]
     assert module.layout_generator._compiled_call_impl is not None
     conv = next(m for m in module.layout_generator.modules() if isinstance(m, nn.Conv2d))

@@ -11,6 +11,9 @@ regular grid: an all-zero output is the identity warp. That layer starts at zero
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from torch import Tensor, nn
 
 from models.blocks import norm_layer
@@ -146,6 +149,13 @@ class GeometricMatchingModule(nn.Module):
             height, width = _conv_out(height, 4, 2, 1), _conv_out(width, 4, 2, 1)
         self.regression = FeatureRegression(height * width, (height, width), grid_size**2, regression_widths, norm)
         self.register_buffer("target_points", regular_grid(grid_size), persistent=False)
+
+    @staticmethod
+    def min_side(args: Mapping[str, Any]) -> int:
+        """The smallest ``H`` and ``W`` for the constructor arguments ``args`` (defaults filled in): the extractors'
+        ``num_downsamples`` and the regressor's two stride-2 4x4 convs each halve a side (rounding down), and the
+        regressor needs one position left: ``2^(num_downsamples + 2)`` (64 for CP-VTON's 4)."""
+        return 2 ** (args["num_downsamples"] + 2)
 
     def forward(self, a: Tensor, b: Tensor) -> Tensor:
         scores = correlation(l2_normalize(self.extract_a(a)), l2_normalize(self.extract_b(b)))

@@ -73,3 +73,14 @@ def test_gmm_offsets_are_bounded_by_tanh_and_depend_on_both_inputs() -> None:
 def test_too_small_inputs_for_the_regressor_are_an_error() -> None:
     with pytest.raises(ValueError, match=r"a \(4, 3\) correlation is too small"):
         GeometricMatchingModule(1, 1, (64, 48), num_downsamples=4)
+
+
+@pytest.mark.parametrize("num_downsamples", [2, 3, 4])
+def test_the_gmm_builds_and_runs_at_its_min_side_and_not_one_pixel_below(num_downsamples: int) -> None:
+    side = GeometricMatchingModule.min_side({"num_downsamples": num_downsamples})
+    gmm = GeometricMatchingModule(1, 1, (side, side + 3), base_width=2, max_width=4, num_downsamples=num_downsamples,
+                                  regression_widths=(4, 4, 4, 4))  # fmt: skip
+    masks = torch.rand(2, 1, side, side + 3)
+    assert gmm(masks, masks).shape == (2, 25, 2)
+    with pytest.raises(ValueError, match="too small"):
+        GeometricMatchingModule(1, 1, (side - 1, side), num_downsamples=num_downsamples)

@@ -19,6 +19,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from contract.errors import ConfigError, DatasetFormatError
 from datamodules.augment import PairedAugmentation, flip_meta
 from datamodules.batch_expansion import collate_compact, expand_batch, is_compact
+from datamodules.fingerprint import records_fingerprint
 from datamodules.pose import KeypointMapEncoder
 from datamodules.predict_list import PredictionList
 from datamodules.readers.base import DatasetReader, SampleRecord, get_reader_class
@@ -294,6 +295,10 @@ class FashionDataModule(LightningDataModule):
                 )
             self._splits[split] = (reader, records)
         return self._splits[split]
+
+    def fingerprint(self, split: str = "train") -> str:
+        """Which files a split is made of, as one sha256 (``datamodules.fingerprint.records_fingerprint``)."""
+        return records_fingerprint(self.split_records(split)[1], self.hparams.root)
 
     def _drop_bad_samples(self, reader: DatasetReader, split: str) -> list[SampleRecord]:
         scan = reader.scan()

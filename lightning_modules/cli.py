@@ -42,6 +42,7 @@ from lightning_modules.image_size import check_image_size
 from lightning_modules.interrupt import InterruptedRun
 from lightning_modules.lr_scaling import LearningRateScaling
 from lightning_modules.parse_errors import explain_parse_error
+from lightning_modules.run_record import RunRecord
 
 DEBUG_FLAG = "--debug"
 DEBUG_ENV = "VTON_DEBUG"
@@ -111,7 +112,7 @@ class VtonCLI(LightningCLI):
 
     def instantiate_trainer(self, **kwargs) -> Trainer:  # noqa: ANN003 (LightningCLI's trainer arguments)
         trainer = super().instantiate_trainer(**kwargs)
-        trainer.callbacks.insert(0, InterruptedRun())
+        trainer.callbacks[:0] = [InterruptedRun(), RunRecord(git_revision())]
         return trainer
 
     def before_fit(self) -> None:

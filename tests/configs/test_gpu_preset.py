@@ -29,7 +29,8 @@ def test_the_gpu_preset_fits_every_stage_config(stage: str, capsys: pytest.Captu
     assert config["data"]["init_args"]["batch_size"] == 32 and config["data"]["init_args"]["pin_memory"]
     assert config["trainer"]["precision"] == "bf16-mixed"
     assert config["fast_training"] == {
-        "compile": True, "compile_mode": "default", "channels_last": True, "fused_adam": True, "r1_interval": 16
+        "compile": True, "compile_mode": "default", "channels_last": True, "fused_adam": True, "r1_interval": 16,
+        "coalesce_tiling_analysis": False,
     }  # fmt: skip
     assert config["lr_scaling"] == {"rule": "sqrt", "reference_batch_size": 8}
     assert config["trainer"]["callbacks"], "the stage config's callbacks (ModelCheckpoint) are kept"

@@ -29,6 +29,7 @@ from __future__ import annotations
 import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 from torch import nn
+from torch._inductor import config as inductor_config
 from torchmetrics import Metric
 
 from contract.errors import ConfigError
@@ -119,8 +120,6 @@ class FastTraining(Callback):
         if self.channels_last:
             pl_module.to(memory_format=torch.channels_last)
         if self.compile:
-            from torch._inductor import config as inductor_config
-
             self._inductor_setting = inductor_config.triton.coalesce_tiling_analysis
             inductor_config.triton.coalesce_tiling_analysis = self.coalesce_tiling_analysis
             for name, network in stage_networks(pl_module).items():
@@ -129,8 +128,6 @@ class FastTraining(Callback):
 
     def teardown(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         if self._inductor_setting is not None:
-            from torch._inductor import config as inductor_config
-
             inductor_config.triton.coalesce_tiling_analysis, self._inductor_setting = self._inductor_setting, None
 
     def on_train_batch_start(self, trainer: Trainer, pl_module: LightningModule, batch: object, batch_idx: int) -> None:

@@ -24,19 +24,8 @@ from lightning.pytorch import Callback, LightningModule, Trainer
 RUN_FILE = "run.json"
 
 
-def batch_size(batch: Any) -> int:
-    """The leading dimension of the first tensor in a (nested) batch dict; 0 when it holds none."""
-    if isinstance(batch, torch.Tensor):
-        return batch.shape[0] if batch.dim() else 1
-    if isinstance(batch, dict):
-        for value in batch.values():
-            size = batch_size(value)
-            if size:
-                return size
-    return 0
-
-
 def device_name(trainer: Trainer) -> str:
+    """The GPU's name, or the device type and the machine's cores."""
     device = trainer.strategy.root_device
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
@@ -81,7 +70,7 @@ class RunRecord(Callback):
         self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
         self.batches += 1
-        self.images += batch_size(batch) * trainer.world_size
+        self.images += int(batch["tgt_img"].shape[0]) * trainer.world_size  # every sample has tgt_img (contract)
 
     def on_fit_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         self._publish(trainer, "finished")

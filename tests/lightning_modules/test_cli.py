@@ -3,7 +3,6 @@ mistakes end in one line and exit status 2, bugs keep their traceback."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 from pathlib import Path
@@ -98,26 +97,3 @@ def test_a_data_root_that_does_not_exist_is_refused_before_any_logger_starts(
     code, err = run_main(capsys, subcommand, "-c", str(REPO / "configs/stage1_layout.yaml"), "--data.root", "absent")
     assert (code, err.splitlines()[-1]) == (2, "vton: error: absent: does not exist")
     assert not (tmp_path / "outputs").exists()
-
-
-def test_a_fit_records_seed_device_data_steps_images_and_time(stage1_run: Path) -> None:
-    """``RunRecord`` (lightning_modules/run_record.py) through the CLI: run.json and hparams.yaml hold the same
-    record, the counts agree with the smoke trainer's steps and the batch of 2, and the checkpoint keeps them."""
-    import torch
-
-    from datamodules.fashion_datamodule import FashionDataModule
-
-    log_dir = stage1_run / "outputs/stage1_layout/version_0"
-    record = json.loads((log_dir / "run.json").read_text())
-    assert yaml.safe_load((log_dir / "hparams.yaml").read_text())["run"] == record
-    config = yaml.safe_load((log_dir / "hparams.yaml").read_text())["config"]
-    data = FashionDataModule(dataset="mpv", root=config["data"]["init_args"]["root"], image_size=(64, 48))
-    assert record["status"] == "finished" and record["seed"] == 0 and record["processes"] == 1
-    assert record["device"].startswith("cpu (") and record["git_revision"] == git_revision()
-    assert record["data_fingerprint"] == data.fingerprint("train")
-    assert record["optimizer_steps"] == 4  # max_steps of configs/trainer/smoke.yaml
-    assert record["images_seen"] == 2 * record["training_batches"] > 0
-    assert 0 < record["wall_time_s"] < 600
-    state = torch.load(stage1_run / "outputs/stage1_layout/checkpoints/last.ckpt", weights_only=False)["callbacks"]
-    saved = state["RunRecord"]
-    assert (saved["batches"], saved["images"]) == (record["training_batches"], record["images_seen"])

@@ -83,4 +83,5 @@ def test_the_gmm_builds_and_runs_at_its_min_side_and_not_one_pixel_below(num_dow
     masks = torch.rand(2, 1, side, side + 3)
     assert gmm(masks, masks).shape == (2, 25, 2)
     with pytest.raises(ValueError, match="too small"):
-        GeometricMatchingModule(1, 1, (side - 1, side), num_downsamples=num_downsamples)
+        GeometricMatchingModule(1, 1, (side - 1, side), base_width=2, max_width=4, num_downsamples=num_downsamples,
+                                regression_widths=(4, 4, 4, 4))  # fmt: skip

@@ -4,8 +4,9 @@ At the start of ``fit``: the seed (``seed_everything``'s, ``PL_GLOBAL_SEED``), t
 its cores) and the number of processes, the git revision, and the training split's fingerprint
 (``FashionDataModule.fingerprint``: list entries, file names and sizes, one sha256). At the end, and when the fit is
 interrupted: the optimizer steps (``trainer.global_step``: every optimizer's steps, so a GAN stage's batch with a
-generator and a discriminator update counts two), the training batches, the images seen (batches x batch size x
-processes) and the wall time of the fit. The counts and the time carry over a resumed fit (the callback's state is in
+generator and a discriminator update counts two), the training batches, the images seen (batches x the stage's
+batch size, ``StageModule._batch_size``, x processes; a temporal sample, one sequence, counts once) and the wall time
+of the fit. The counts and the time carry over a resumed fit (the callback's state is in
 the checkpoint), so they cover the whole run. Logged as ``run/...`` hyper-parameters: W&B's config panel, the CSV and
 TensorBoard ``hparams.yaml``.
 """
@@ -70,7 +71,7 @@ class RunRecord(Callback):
         self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
         self.batches += 1
-        self.images += int(batch["tgt_img"].shape[0]) * trainer.world_size  # every sample has tgt_img (contract)
+        self.images += (getattr(pl_module, "_batch_size", None) or 0) * trainer.world_size  # StageModule's count
 
     def on_fit_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         self._publish(trainer, "finished")

@@ -3,6 +3,7 @@ window, clear errors, and a tiny CPU fit + test from ``configs/temporal.yaml``."
 
 from __future__ import annotations
 
+import json
 from functools import partial
 from pathlib import Path
 
@@ -129,5 +130,7 @@ def test_cli_fit_and_test_from_the_config(sequence_root, tmp_path, monkeypatch) 
     for name in ("val/ssim", "val/warping_error", "val/warping_error_real", "val/mask_iou"):
         assert torch.isfinite(metrics[name]), name
     assert cli.trainer.global_step == 6  # 2 batches x (G, D, mask network)
+    record = json.loads(next((tmp_path / "outputs/temporal").rglob("run.json")).read_text())  # RunRecord
+    assert (record["training_batches"], record["images_seen"], record["data_fingerprint"]) == (2, 4, None)
     tested = vton(["test", *args, "--ckpt_path", str(checkpoint)])
     assert torch.isfinite(tested.trainer.callback_metrics["test/warping_error"])
